@@ -2,6 +2,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nobleProvider } from '../../device/core/crypto/noble.ts';
+import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
+import { createNodeProvider } from '../../device/crypto/node-provider.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -20,4 +23,13 @@ export function hex(h: string): Uint8Array {
 /** Bytes -> lowercase hex, for readable assertions. */
 export function toHexString(b: Uint8Array | null): string | null {
   return b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+
+/** Both providers, for describe.each: every vector must pass on each. */
+export function allProviders(): Array<[string, CryptoProvider]> {
+  return [
+    ['noble', nobleProvider],
+    ['node', createNodeProvider()],
+  ];
 }
