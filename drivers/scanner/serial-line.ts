@@ -1,5 +1,6 @@
 import { realpath } from 'node:fs/promises';
-import type { BindingInterface } from '@serialport/bindings-interface';
+// Types only (serialport's own dependency); @serialport/bindings-interface's ESM entry has no typings.
+import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { SerialPort } from 'serialport';
 import { BoxError, describeValue } from '../../device/core/errors.ts';
 import { type Log, rateLimited, silentLog } from '../common/log.ts';
