@@ -166,10 +166,10 @@ describe('sd_notify through the real addon to a unix datagram socket', () => {
     expect(r.datagrams[0]?.pid).toBe(r.childPid);
   });
 
-  it.each([
+  it.for([
     ['lag', 'WATCHDOG_LAG'],
     ['heartbeat', 'WATCHDOG_HEARTBEAT'],
-  ])('stops WATCHDOG=1 once wedged (%s) and logs %s once', async (mode, code, ctx) => {
+  ] as const)('stops WATCHDOG=1 once wedged (%s) and logs %s once', async ([mode, code], ctx) => {
     if (skipReason) return ctx.skip(skipReason);
     // WatchdogSec=0.4 -> ping every 200 ms.
     const r = await runScenario(mode, path.join(work, `${mode}.sock`), { WATCHDOG_USEC: '400000' });
