@@ -17,7 +17,7 @@ import { BoxError } from '../core/errors.ts';
 import { applyMigrations, MIGRATIONS } from './migrations.ts';
 import { prepareStatements } from './sqlite-statements.ts';
 import type { JournalStatements } from './sqlite-statements.ts';
-import type { Migration } from './migrations.ts';
+import type { Migration, MigrationOutcome } from './migrations.ts';
 import {
   checkBytes,
   checkCurrency,
@@ -69,6 +69,11 @@ export interface SqliteJournalOptions {
   /** Clock for uploadedAtMs / finalAtMs / voidedAtMs (default Date.now). */
   now?: () => number;
   log?: Log;
+  /**
+   * Open for inspection only (CLI tools next to the running box): no migration, every write
+   * fails with JOURNAL_IO. The schema must be exactly the current one.
+   */
+  readonly?: boolean;
   /** Schema steps (default MIGRATIONS); tests pass a prefix to build an old database. */
   migrations?: readonly Migration[];
   /** Driver loader (default: lazy require of better-sqlite3). */
@@ -93,8 +98,8 @@ export function openSqliteJournal(options: SqliteJournalOptions): SqliteJournal 
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let db: BetterSqlite3.Database | undefined;
   try {
-    db = new Driver(options.path, { timeout: busyTimeoutMs });
-    const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
+    db = new Driver(options.path, { timeout: busyTimeoutMs, readonly: options.readonly === true, fileMustExist: options.readonly === true });
+    const mode = String(db.pragma(options.readonly ? 'journal_mode' : 'journal_mode = WAL', { simple: true }));
     if (mode !== 'wal' && options.path !== ':memory:') {
       throw new BoxError('JOURNAL_IO', `openSqliteJournal: journal_mode WAL refused by ${JSON.stringify(options.path)} (got ${mode})`);
     }
@@ -106,7 +111,10 @@ export function openSqliteJournal(options: SqliteJournalOptions): SqliteJournal 
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.ceil(options.maxBytes / pageSize)}`);
     }
-    const m = applyMigrations(db, migrations);
+    const m = options.readonly ? checkVersion(db, migrations.length) : applyMigrations(db, migrations);
+    if (!m.ok && m.reason === 'too_old') {
+      throw new BoxError('JOURNAL_IO', `openSqliteJournal: read-only open of ${JSON.stringify(options.path)} at schema ${m.found}, expected ${m.known}`);
+    }
     if (!m.ok) {
       throw new BoxError(
         'JOURNAL_TOO_NEW',
@@ -120,6 +128,13 @@ export function openSqliteJournal(options: SqliteJournalOptions): SqliteJournal 
     db?.close();
     throw toJournalError('open', e);
   }
+}
+
+function checkVersion(db: BetterSqlite3.Database, known: number): MigrationOutcome | { ok: false; reason: 'too_old'; found: number; known: number } {
+  const found = db.pragma('user_version', { simple: true }) as number;
+  if (found > known) return { ok: false, reason: 'too_new', found, known };
+  if (found < known) return { ok: false, reason: 'too_old', found, known };
+  return { ok: true, from: found, to: found };
 }
 
 export class SqliteJournal implements Journal {
@@ -176,7 +191,7 @@ export class SqliteJournal implements Journal {
   }
 
   hasReplay(walletKey: string, counter: number): boolean {
-    return this.#guard('hasReplay', () => (this.#s.hasReplay.get(walletKey, counter) as { seen: number }).seen === 1);
+    return this.#guard('hasReplay', () => (this.#s.hasReplay.get(walletKey, counter, walletKey, counter) as { seen: number }).seen === 1);
   }
 
   unsyncedSpend(walletKey: string, currency: string): number {

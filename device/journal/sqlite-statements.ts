@@ -16,8 +16,8 @@ export function prepareStatements(db: BetterSqlite3.Database) {
     trimDeclines: p('DELETE FROM declines WHERE id <= ?'),
     recentDeclines: p('SELECT code, scanKey, atMs FROM declines ORDER BY id DESC LIMIT ?'),
     hasReplay: p(
-      `SELECT EXISTS (SELECT 1 FROM replay WHERE walletKey = ?1 AND counter = ?2)
-           OR EXISTS (SELECT 1 FROM debits WHERE walletKey = ?1 AND counter = ?2) AS seen`,
+      `SELECT EXISTS (SELECT 1 FROM replay WHERE walletKey = ? AND counter = ?)
+           OR EXISTS (SELECT 1 FROM debits WHERE walletKey = ? AND counter = ?) AS seen`,
     ),
     unsynced: p(
       `SELECT COALESCE(SUM(amount), 0) AS total FROM debits

@@ -7,14 +7,14 @@ import type { Charge, ChargeState, DebitInsert, DebitRow, DebitState, LastOutcom
 export type SqliteDriver = typeof BetterSqlite3;
 
 /** Loads better-sqlite3 on first use, with an error that says what to install. */
-export function loadBetterSqlite3(): SqliteDriver {
+export function loadBetterSqlite3(moduleName = 'better-sqlite3'): SqliteDriver {
   try {
-    return createRequire(import.meta.url)('better-sqlite3') as SqliteDriver;
+    return createRequire(import.meta.url)(moduleName) as SqliteDriver;
   } catch (e) {
     throw new BoxError(
       'JOURNAL_DRIVER_MISSING',
-      'openSqliteJournal: cannot load the native module "better-sqlite3"; install the npm package better-sqlite3 ' +
-        '(building it needs the Debian packages build-essential and python3)',
+      `openSqliteJournal: cannot load the native module ${JSON.stringify(moduleName)}; install the npm package better-sqlite3 ` +
+        `(building it needs the Debian packages build-essential and python3)`,
       { cause: e },
     );
   }
