@@ -82,7 +82,8 @@ export interface OnoffBackendOptions {
   loadOnoff?: () => Promise<OnoffModule>;
 }
 
-async function importOnoff(): Promise<OnoffModule> {
+/** The default loader: a lazy `import('onoff')` (a native addon via epoll; optional dependency). */
+export async function importOnoff(): Promise<OnoffModule> {
   const m = (await import('onoff')) as unknown as OnoffModule & { default?: OnoffModule };
   return m.Gpio ? m : m.default!;
 }

@@ -154,8 +154,9 @@ export function isTransient(pattern: Pattern): boolean {
 
 function resolveRef<T extends OutputRef>(ref: T, available: ReadonlySet<Output>): T | null {
   if (available.has(ref.output)) return ref;
-  if (ref.fallback !== undefined && available.has(ref.fallback)) return { ...ref, output: ref.fallback };
-  return null;
+  if (ref.fallback === undefined || !available.has(ref.fallback)) return null;
+  const { fallback, ...rest } = ref;
+  return { ...rest, output: fallback } as unknown as T;
 }
 
 /**
