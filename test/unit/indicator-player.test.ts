@@ -90,6 +90,7 @@ describe('IndicatorPlayer', () => {
     backend.reset();
     const start = Date.now();
     player.show('declined-retry');
+    expect(vi.getTimerCount()).toBe(1); // the old schedule's timer is gone
     vi.advanceTimersByTime(1999);
     expect(player.current).toBe('declined-retry');
     // accepted's second beep at 160 ms and its return to ready at 1500 ms never happen.
