@@ -1,0 +1,93 @@
+/**
+ * The reference wallet on the command line.
+ *
+ *   npm run wallet -- pay 12.50 [--send [host:port]] [--png f.png] [--svg f.svg] [--text] [--card QC:…|file] [--wallet file]
+ *   npm run wallet -- show [--wallet file]
+ */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { parseArgs } from 'node:util';
+import { nobleProvider } from '../../device/core/crypto/noble.ts';
+import { toHex } from '../../device/core/encoding/bytes.ts';
+import { formatAmount, parseAmount } from '../../device/core/money.ts';
+import { cardFromText, type IdentityCard } from '../../device/core/protocol/card.ts';
+import { maskToken } from '../../device/core/protocol/credential.ts';
+import { renderQr } from './qr.ts';
+import { openWallet } from './wallet-file.ts';
+
+const DEFAULT_WALLET = 'var/demo/wallet.json';
+const DEFAULT_CARD = 'var/demo/merchant-card.txt';
+
+function usage(): never {
+  process.stderr.write(
+    'usage: wallet pay <amount> [--send [host:port]] [--png file] [--svg file] [--text] [--card QC:…|file] [--wallet file]\n' +
+      '       wallet show [--wallet file]\n',
+  );
+  process.exit(2);
+}
+
+function loadCard(arg: string | undefined): IdentityCard {
+  const src = arg ?? DEFAULT_CARD;
+  const text = src.startsWith('QC:') ? src : existsSync(src) ? readFileSync(src, 'utf8').trim() : '';
+  if (!text) throw new Error(`wallet: no merchant card at ${src} (start the box once with npm start, or pass --card)`);
+  const card = cardFromText(text);
+  if (!card) throw new Error(`wallet: ${src} is not a valid identity card (expected QC:… text)`);
+  return card;
+}
+
+function send(text: string, target: string): Promise<void> {
+  const [host, port] = target.includes(':') ? [target.slice(0, target.lastIndexOf(':')), target.slice(target.lastIndexOf(':') + 1)] : ['127.0.0.1', target];
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: host || '127.0.0.1', port: Number(port) }, () => s.end(`${text}\r\n`, () => resolve()));
+    s.on('error', (e) => reject(new Error(`wallet: cannot reach the box's simulated scanner at ${host}:${port} (${e.message}); is npm start running?`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      wallet: { type: 'string' },
+      card: { type: 'string' },
+      send: { type: 'boolean' },
+      to: { type: 'string' },
+      png: { type: 'string' },
+      svg: { type: 'string' },
+      text: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  const [cmd, arg] = positionals;
+  const wallet = openWallet(nobleProvider, values.wallet ?? DEFAULT_WALLET);
+  const cred = wallet.credential;
+  if (cmd === 'show') {
+    process.stdout.write(
+      `${JSON.stringify({ walletKey: toHex(wallet.publicKey), token: maskToken(cred.accountToken), currency: cred.currency, offlineLimit: cred.offlineLimit, expires: new Date(cred.notAfter * 1000).toISOString(), counter: wallet.counter }, null, 2)}\n`,
+    );
+    return;
+  }
+  if (cmd !== 'pay' || !arg) usage();
+  const card = loadCard(values.card);
+  const amount = parseAmount(arg, card.currencyExponent);
+  if (amount === null || amount === 0) throw new Error(`wallet pay: expected an amount like 12.50, got ${JSON.stringify(arg)}`);
+  const { text, counter } = wallet.pay(card, amount);
+  process.stderr.write(`paying ${formatAmount(amount, card.currencyExponent, card.currency)} to ${card.displayName} (${card.merchantId}), counter ${counter}, ${text.length} chars\n`);
+  if (values.png || values.svg || (!values.text && !values.send && !values.quiet)) {
+    const qr = await renderQr(text);
+    if (values.png) writeFileSync(values.png, qr.png);
+    if (values.svg) writeFileSync(values.svg, qr.svg);
+    if (!values.png && !values.svg) process.stdout.write(`${qr.terminal}\n`);
+    process.stderr.write(`QR version ${qr.version}, level M${values.png ? `, PNG ${values.png}` : ''}${values.svg ? `, SVG ${values.svg}` : ''}\n`);
+  }
+  if (values.text || values.send) process.stdout.write(`${text}\n`);
+  if (values.send) {
+    const target = values.to ?? '127.0.0.1:7410';
+    await send(text, target);
+    process.stderr.write(`sent to the simulated scanner at ${target}\n`);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
