@@ -101,7 +101,7 @@ const SUITE_HPKE = Buffer.from([0x48, 0x50, 0x4b, 0x45, 0x00, 0x20, 0x00, 0x01, 
 const V1 = ascii('HPKE-v1');
 
 /** The hand-written floor: node:crypto calls only, every constant precomputed, no copies it can avoid. */
-function createFloorScanner(f: ScanFixture): (i: number) => boolean {
+function createFloorScanner(f: ScanFixture, withVerifies = true): (i: number) => boolean {
   const boxKey: KeyObject = createPrivateKey({
     key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), f.boxSecret]),
     format: 'der',
@@ -143,18 +143,20 @@ function createFloorScanner(f: ScanFixture): (i: number) => boolean {
     d.setAuthTag(s.ct.subarray(s.ct.length - 16));
     d.update(s.ct.subarray(0, s.ct.length - 16));
     d.final();
+    if (!withVerifies) return true;
     const walletKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: s.wallet }, format: 'jwk' });
     return verify(null, s.walletMessage, walletKey, s.walletSignature) && verify(null, s.issuerMessage, issuerKey, s.issuerSignature);
   };
 }
 
 /** The same scan through our layer: `prepared` uses prepareBaseReceiver (info fixed per box), otherwise one-shot hpkeOpen. */
-function createProviderScanner(p: CryptoProvider, f: ScanFixture, prepared: boolean): (i: number) => boolean {
+function createProviderScanner(p: CryptoProvider, f: ScanFixture, prepared: boolean, withVerifies = true): (i: number) => boolean {
   const skR = p.x25519PrivateKey(f.boxSecret);
   const receiver = prepareBaseReceiver(p, skR, f.info);
   return (i) => {
     const s = f.scans[i % f.scans.length]!;
     const pt = prepared ? receiver.open(s.enc, f.aad, s.ciphertext) : hpkeOpen(p, skR, s.enc, f.info, f.aad, s.ciphertext);
+    if (!withVerifies) return pt !== null;
     return (
       pt !== null &&
       p.ed25519Verify(s.walletPublic, s.walletMessage, s.walletSignature) &&
@@ -173,6 +175,12 @@ export function measureProviderScan(p: CryptoProvider, iterations: number, prepa
   return time(iterations, Math.min(500, iterations), createProviderScanner(p, fixture, prepared));
 }
 
+/** HPKE open alone: the raw node:crypto floor against hpkeOpen / prepareBaseReceiver on a provider (null = raw floor). */
+export function measureHpkeOpenOnly(p: CryptoProvider | null, iterations: number, prepared = true, fixture: ScanFixture = buildScanFixture()): ScanTiming {
+  const scan = p === null ? createFloorScanner(fixture, false) : createProviderScanner(p, fixture, prepared, false);
+  return time(iterations, Math.min(500, iterations), scan);
+}
+
 function main(): void {
   const iterations = Number(process.argv[2] ?? 5000);
   const fixture = buildScanFixture();
@@ -187,6 +195,16 @@ function main(): void {
   for (const [name, t] of rows) {
     const ratio = (t.medianUs / floor.medianUs).toFixed(2);
     console.log(`${name.padEnd(38)} median ${String(t.medianUs).padStart(7)} us  p99 ${String(t.p99Us).padStart(7)} us  ${String(t.perSecond).padStart(6)}/s  x${ratio} floor`);
+  }
+  const openFloor = measureHpkeOpenOnly(null, iterations, true, fixture);
+  const openRows: Array<[string, ScanTiming]> = [
+    ['HPKE open only: floor', openFloor],
+    ['HPKE open only: node prepared', measureHpkeOpenOnly(createNodeProvider(), iterations, true, fixture)],
+    ['HPKE open only: node hpkeOpen', measureHpkeOpenOnly(createNodeProvider(), iterations, false, fixture)],
+  ];
+  for (const [name, t] of openRows) {
+    const ratio = (t.medianUs / openFloor.medianUs).toFixed(2);
+    console.log(`${name.padEnd(38)} median ${String(t.medianUs).padStart(7)} us  p99 ${String(t.p99Us).padStart(7)} us  ${String(t.perSecond).padStart(6)}/s  x${ratio} open floor`);
   }
 }
 
