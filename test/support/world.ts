@@ -3,10 +3,11 @@
  * merchant, wallets. Deterministic seeds so failures reproduce.
  */
 import { issueCard, issueCredential } from '../../backend/lib/issue.ts';
-import type { CryptoProvider, X25519PrivateKey } from '../../device/core/crypto/provider.ts';
+import type { CryptoProvider, Ed25519Signer, X25519PrivateKey } from '../../device/core/crypto/provider.ts';
 import { toHex } from '../../device/core/encoding/bytes.ts';
 import { cardHash, type IdentityCard } from '../../device/core/protocol/card.ts';
 import { keyId } from '../../device/core/protocol/labels.ts';
+import { signNfcAnswer } from '../../device/core/protocol/nfc-answer.ts';
 import type { DecisionInput } from '../../device/core/decide.ts';
 import {
   type AmountSource,
@@ -131,4 +132,55 @@ export function baseInput(w: World, text: string, overrides: Partial<DecisionInp
     policy: DEFAULT_POLICY,
     ...overrides,
   };
+}
+
+/** Options of `openNfcTap`: everything defaults to a consistent tap at SHOP-A till 1 for 12.50 EUR, charge C-1. */
+export interface NfcTapOptions {
+  chargeId?: string;
+  amount?: number;
+  /** The card index in shopA.cards the box presents (and the session's card serial). */
+  till?: number;
+  expiresAtMs?: number;
+  /** Who signs the answer (default: the till's own device key). */
+  answerSigner?: Ed25519Signer;
+  /** The challenge the answer carries (default: the session's). */
+  answerChallenge?: Uint8Array;
+  answerChargeId?: string;
+}
+
+/**
+ * One NFC tap: the box's RAM session and the signed answer the phone receives for `phoneNonce`.
+ * The session key is random, like a real box's.
+ */
+export function openNfcTap(p: CryptoProvider, w: World, o: NfcTapOptions = {}) {
+  const till = o.till ?? 0;
+  const card = w.shopA.cards[till]!;
+  const key = p.x25519PrivateKey(p.randomBytes(32));
+  const challenge = p.randomBytes(16);
+  const phoneNonce = p.randomBytes(16);
+  const session: NfcSession = {
+    keyIdHex: toHex(keyId(p, key.publicKey)),
+    key,
+    sessionPublicKey: key.publicKey,
+    challenge,
+    chargeId: o.chargeId ?? 'C-1',
+    amount: o.amount ?? 12_50,
+    currency: 'EUR',
+    cardSerial: card.serial,
+    expiresAtMs: o.expiresAtMs ?? T0 + 30_000,
+  };
+  const answerBytes = signNfcAnswer(
+    {
+      card,
+      challenge: o.answerChallenge ?? challenge,
+      sessionPublicKey: key.publicKey,
+      chargeId: o.answerChargeId ?? session.chargeId,
+      amount: session.amount,
+      currency: 'EUR',
+      ttlSeconds: 30,
+    },
+    phoneNonce,
+    o.answerSigner ?? w.device[till]!,
+  );
+  return { card, session, phoneNonce, answerBytes };
 }
