@@ -5,7 +5,7 @@
  * picked up; when pcscd dies it tears down and goes back to probing.
  */
 import { BoxError } from '../../device/core/errors.ts';
-import type { Log } from '../common/log.ts';
+import { type Log, rateLimited } from '../common/log.ts';
 import { defaultPcscdSocketPath, type PcscdProbe, probePcscdSocket } from './pcscd-probe.ts';
 import { toTransmitError } from './transmit-errors.ts';
 import type { NfcReader, NfcStatus, NfcStatusCallback, NfcTap, NfcTapCallback } from './types.ts';
@@ -62,6 +62,8 @@ function errText(e: unknown): string {
 
 export class PcscNfcReader implements NfcReader {
   private readonly log: Log;
+  /** Reader errors can repeat every poll on a flaky USB reader: at most 5 lines a minute (SD wear). */
+  private readonly noisy: ReturnType<typeof rateLimited>;
   private readonly socketPath: string;
   private readonly probeTimeoutMs: number;
   private readonly backoff: { initialMs: number; maxMs: number };
@@ -80,6 +82,7 @@ export class PcscNfcReader implements NfcReader {
 
   constructor(options: PcscNfcReaderOptions) {
     this.log = options.log.child({ driver: 'nfc-pcsc' });
+    this.noisy = rateLimited(this.log, 60_000, 5);
     this.socketPath = options.socketPath ?? defaultPcscdSocketPath();
     this.probeTimeoutMs = options.probeTimeoutMs ?? 500;
     this.backoff = options.backoff ?? { initialMs: 1000, maxMs: 30_000 };
@@ -187,7 +190,7 @@ export class PcscNfcReader implements NfcReader {
     const name = String(reader.name);
     try {
       reader.autoProcessing = false;
-      reader.on('error', (e) => this.log.warn({ code: 'NFC_READER_ERROR', reader: name, err: errText(e) }, 'reader error'));
+      reader.on('error', (e) => this.noisy('warn', { code: 'NFC_READER_ERROR', reader: name, err: errText(e) }, 'reader error'));
       reader.on('end', () => {
         this.log.info({ reader: name }, 'reader detached');
         this.readers.delete(name);
