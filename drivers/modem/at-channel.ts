@@ -81,11 +81,12 @@ export class AtChannel {
    * - Every queued or in-flight command settles exactly once; command() never rejects.
    * - While the port is down, the queue is empty and command() answers PORT_DOWN at once.
    * - After a timeout `resync` is set: a late answer to the timed-out command may still arrive, so
-   *   the next command ignores every line until its own echo. `resync` clears when that command
-   *   settles, so a modem with echo off costs one extra timeout, not a stuck channel.
+   *   the next command ignores every line until its own echo. `resync` clears when a command settles
+   *   by a final result code, or times out after it dropped a final result code (the late answer
+   *   has then been consumed). So a modem with echo off costs one extra timeout, not a stuck channel.
    */
   private readonly queue: Pending[] = [];
-  private current: (Pending & { lines: string[]; echoed: boolean; timer: unknown }) | undefined;
+  private current: (Pending & { lines: string[]; echoed: boolean; droppedFinal: boolean; timer: unknown }) | undefined;
   private resync = false;
 
   constructor(private readonly opts: AtChannelOptions) {
@@ -238,7 +239,7 @@ export class AtChannel {
       return;
     }
     const timer = this.timers.setTimeout(() => this.onTimeout(), next.timeoutMs);
-    this.current = { ...next, lines: [], echoed: false, timer };
+    this.current = { ...next, lines: [], echoed: false, droppedFinal: false, timer };
     port.write(`${next.cmd}\r`, (err) => {
       if (err) this.log.warn({ cmd: next.cmd, err: err.message }, 'at-modem: write failed');
     });
@@ -249,7 +250,7 @@ export class AtChannel {
     if (cur === undefined) return;
     this.current = undefined;
     this.stats.timeouts++;
-    this.resync = true;
+    this.resync = !cur.droppedFinal; // silent modem: its answer may still come; else it was consumed
     this.log.warn({ cmd: cur.cmd, timeoutMs: cur.timeoutMs }, 'at-modem: command timed out');
     cur.resolve({ ok: false, code: 'TIMEOUT', lines: cur.lines });
     this.pump();
@@ -293,11 +294,12 @@ export class AtChannel {
       cur.echoed = true;
       return;
     }
+    const fin = parseFinal(line);
     if (this.resync && !cur.echoed) {
       this.stats.stale++;
+      if (fin !== undefined) cur.droppedFinal = true;
       return;
     }
-    const fin = parseFinal(line);
     if (fin === undefined) {
       cur.lines.push(line);
       return;
