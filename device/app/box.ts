@@ -1,0 +1,174 @@
+/**
+ * The composition root: the only place that knows which drivers exist and wires them together.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Log } from '../../drivers/common/log.ts';
+import { createIndicator } from '../../drivers/indicator/factory.ts';
+import type { Indicator } from '../../drivers/indicator/types.ts';
+import type { Scanner } from '../../drivers/scanner/types.ts';
+import type { CryptoProvider } from '../core/crypto/provider.ts';
+import { nobleProvider } from '../core/crypto/noble.ts';
+import { parseAmount } from '../core/money.ts';
+import type { AmountSource, Policy, RevocationView } from '../core/views.ts';
+import { createNodeProvider } from '../crypto/node-provider.ts';
+import { openSqliteJournal } from '../journal/sqlite-journal.ts';
+import { checkStateDirSafe } from '../journal/storage-safety.ts';
+import type { Journal } from '../journal/types.ts';
+import { FileKeyStore } from '../keys/file-keystore.ts';
+import { Acceptor, type AcceptorEvents, patternForOutcome, type ScanOutcome } from './acceptor.ts';
+import { BoxClock } from './clock.ts';
+import type { BoxConfig } from './config.ts';
+import { ensureDemo } from './demo.ts';
+import { NfcSessionStore } from './nfc-sessions.ts';
+import { loadProvisioned } from './provision.ts';
+import { createScanner } from './scanner-factory.ts';
+
+/** No true time is earlier than this: the protocol's release date. */
+const BUILD_FLOOR_MS = Date.UTC(2026, 10, 1);
+const LAST_OUTCOME_REPLAY_MS = 60_000;
+
+export interface Box {
+  acceptor: Acceptor;
+  journal: Journal;
+  indicator: Indicator;
+  scanner: Scanner;
+  clock: BoxClock;
+  sessions: NfcSessionStore;
+  provider: CryptoProvider;
+  stop(): Promise<void>;
+  /** Sets the pending charge (POS mode); null clears it. */
+  setCharge(charge: { chargeId: string; amount: number; currency: string } | null): void;
+}
+
+export interface BoxOptions {
+  log: Log;
+  events?: AcceptorEvents;
+  onScan?: (text: string, outcome: ScanOutcome, receivedAtNs: bigint) => void;
+}
+
+function policyOf(cfg: BoxConfig): Policy {
+  return {
+    freshnessMs: cfg.policy.freshnessSec * 1000,
+    futureSkewMs: cfg.policy.futureSkewSec * 1000,
+    revocationMaxAgeMs: cfg.policy.revocationMaxAgeHours * 3600_000,
+    requireChallenge: cfg.policy.requireChallenge,
+  };
+}
+
+interface StoredRevocations {
+  version: number;
+  issuedAtMs: number;
+  wallets: string[];
+}
+
+function revocationView(journal: Journal): () => RevocationView {
+  let cachedJson = '';
+  let view: RevocationView = { version: 0, issuedAtMs: 0, isRevoked: () => false };
+  return () => {
+    const raw = journal.getMeta('revocations') as StoredRevocations | undefined;
+    const json = raw ? `${raw.version}/${raw.issuedAtMs}/${raw.wallets.length}` : '';
+    if (raw && json !== cachedJson) {
+      const set = new Set(raw.wallets);
+      view = { version: raw.version, issuedAtMs: raw.issuedAtMs, isRevoked: (w) => set.has(w) };
+      cachedJson = json;
+    }
+    return view;
+  };
+}
+
+export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
+  const log = opts.log;
+  const stateDir = resolve(cfg.stateDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  if (!cfg.allowVolatileState) checkStateDirSafe(stateDir);
+  const p = cfg.crypto === 'node' ? createNodeProvider() : nobleProvider;
+  const store = new FileKeyStore({ stateDir });
+  const journal = openSqliteJournal({ path: resolve(stateDir, 'journal.db'), retentionMs: cfg.journal.retentionDays * 86400_000 });
+  const clock = new BoxClock({
+    wallNow: Date.now,
+    monoNow: () => performance.now(),
+    loadLastKnownGood: () => journal.getMeta('clock.lastKnownGoodMs') as number | undefined,
+    saveLastKnownGood: (ms) => journal.setMeta('clock.lastKnownGoodMs', ms),
+    floorMs: BUILD_FLOOR_MS,
+  });
+  const nowSec = () => Math.floor(clock.nowMs() / 1000);
+
+  if (cfg.demo) {
+    ensureDemo(p, store, { ...cfg.demo, currency: cfg.currency }, nowSec(), log);
+    // The demo has no back end yet: it refreshes its own (empty) revocation list at every start.
+    journal.setMeta('revocations', { version: 1, issuedAtMs: clock.nowMs(), wallets: [] });
+  }
+  const { identity } = loadProvisioned(store, p, nowSec());
+  const sessions = new NfcSessionStore(() => clock.view().lowerMs);
+
+  let charge: AmountSource = { kind: 'none' };
+  if (cfg.amount.mode === 'fixed') {
+    const price = parseAmount(cfg.amount.price, identity.ownCard.currencyExponent);
+    if (price === null) throw new Error(`config: amount.price ${cfg.amount.price} does not fit ${identity.ownCard.currency}`);
+    charge = { kind: 'fixed', amount: price, currency: cfg.currency };
+  }
+
+  const indicator = await createIndicator(cfg.indicator, { log });
+  await indicator.open();
+  const acceptor = new Acceptor({
+    p,
+    journal,
+    keys: { decryptionKeys: identity.decryptionKeys, roster: identity.roster, device: identity.device, deviceKeyId: identity.deviceKeyId, sessions },
+    issuers: identity.issuers,
+    clock,
+    indicator,
+    log,
+    policy: policyOf(cfg),
+    repeatWindowMs: cfg.repeatWindowMs,
+    amountSource: () => charge,
+    revocations: revocationView(journal),
+    closeSession: (k) => sessions.close(k),
+    ...(opts.events ? { events: opts.events } : {}),
+  });
+
+  // A crash between commit and beep must not make the merchant charge twice: replay the last outcome.
+  const last = journal.latestOutcome();
+  indicator.setBase('ready');
+  if (last && clock.nowMs() - last.atMs < LAST_OUTCOME_REPLAY_MS) {
+    log.info({ event: 'startup.replay-outcome', kind: last.kind, code: last.code, debitId: last.debitId }, 'repeating the last outcome after restart');
+    indicator.show(patternForOutcome(last));
+  }
+
+  const scanner = await createScanner(cfg.scanner, log);
+  scanner.onLine((text, meta) => {
+    const outcome = acceptor.handleScan(text);
+    opts.onScan?.(text, outcome, meta.receivedAtNs);
+  });
+  scanner.onStatus((s) => log.info({ event: 'scanner.status', state: s.state, attempt: s.attempt, detail: s.detail }, `scanner ${s.state}`));
+  await scanner.open();
+
+  const persistTimer = setInterval(() => clock.persist(), 60_000);
+  persistTimer.unref();
+  clock.persist();
+  log.info(
+    { event: 'box.ready', merchantId: identity.merchantId, card: identity.ownCard.serial, till: identity.ownCard.tillId, scanner: cfg.scanner.kind, indicator: cfg.indicator.kind, crypto: p.name },
+    'box ready',
+  );
+
+  return {
+    acceptor,
+    journal,
+    indicator,
+    scanner,
+    clock,
+    sessions,
+    provider: p,
+    setCharge(c) {
+      if (charge.kind === 'charge') sessions.closeForCharge(charge.chargeId);
+      charge = c ? { kind: 'charge', ...c } : cfg.amount.mode === 'fixed' ? charge : { kind: 'none' };
+    },
+    async stop() {
+      clearInterval(persistTimer);
+      await scanner.close();
+      clock.persist();
+      await indicator.close();
+      journal.close();
+    },
+  };
+}

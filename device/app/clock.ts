@@ -1,0 +1,67 @@
+/**
+ * Bounds on the true time for a box without a battery-backed clock (docs/operations.md "Clock").
+ *
+ * - lower bound = the persisted last-known-good time (or the build time), plus monotonic time
+ *   elapsed since start; it moves forward only through elapsed time and back-end signed time.
+ * - upper bound = the system clock plus an allowance when the system clock is not behind the
+ *   lower bound; otherwise the lower bound plus a wide allowance (a box booted in 1970).
+ * - A timestamp inside a QR code never moves either bound.
+ */
+import type { ClockView } from '../core/views.ts';
+
+export interface ClockDeps {
+  /** Wall clock (ms). */
+  wallNow: () => number;
+  /** Monotonic clock (ms), e.g. performance.now(). */
+  monoNow: () => number;
+  loadLastKnownGood: () => number | undefined;
+  saveLastKnownGood: (ms: number) => void;
+  /** No true time is earlier than this (the release's build time). */
+  floorMs: number;
+}
+
+const SYSTEM_ALLOWANCE_MS = 10 * 60_000;
+const UNKNOWN_ALLOWANCE_MS = 30 * 24 * 3600_000;
+
+export class BoxClock {
+  private baseLowerMs: number;
+  private baseMono: number;
+
+  constructor(private readonly deps: ClockDeps) {
+    this.baseLowerMs = Math.max(deps.floorMs, deps.loadLastKnownGood() ?? 0);
+    this.baseMono = deps.monoNow();
+  }
+
+  view(): ClockView {
+    const lowerMs = this.baseLowerMs + (this.deps.monoNow() - this.baseMono);
+    const wall = this.deps.wallNow();
+    const upperMs = wall >= lowerMs ? wall + SYSTEM_ALLOWANCE_MS : lowerMs + UNKNOWN_ALLOWANCE_MS;
+    return { lowerMs, upperMs };
+  }
+
+  /** True when the system clock agrees with the bounds (not behind the last-known-good time). */
+  trusted(): boolean {
+    return this.deps.wallNow() >= this.view().lowerMs;
+  }
+
+  /** A best estimate for display and daily totals. */
+  nowMs(): number {
+    const v = this.view();
+    return this.trusted() ? this.deps.wallNow() : v.lowerMs;
+  }
+
+  /** Back-end signed time (verified by the caller) moves the lower bound forward, never back. */
+  applySignedTime(signedMs: number): void {
+    const current = this.view().lowerMs;
+    if (signedMs > current) {
+      this.baseLowerMs = signedMs;
+      this.baseMono = this.deps.monoNow();
+    }
+    this.persist();
+  }
+
+  /** Persist the current lower bound as the last-known-good time (periodically and at shutdown). */
+  persist(): void {
+    this.deps.saveLastKnownGood(Math.floor(this.view().lowerMs));
+  }
+}
