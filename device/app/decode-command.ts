@@ -51,7 +51,7 @@ export function decodeCommand(o: DecodeOptions): object {
     const card = identity.ownCard;
     const box = { merchantId: identity.merchantId, card: card.serial, till: card.tillId, displayName: card.displayName };
     if (d.kind === 'accept') {
-      const { record, ...rest } = d;
+      const { record, kind: _kind, ...rest } = d;
       return { decision: 'accept', ...rest, recordBytes: record.length, box, note: 'inspection only: nothing was recorded' };
     }
     return { decision: 'decline', code: d.code, detail: d.detail, box };

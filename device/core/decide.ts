@@ -6,7 +6,7 @@ import type { CryptoProvider, X25519PrivateKey } from './crypto/provider.ts';
 import { hpkeOpen } from './crypto/hpke.ts';
 import { toHex } from './encoding/bytes.ts';
 import { type DeclineCode, DECLINE } from './decline-codes.ts';
-import { type Authorization, decodeAuthorization, paymentSignedContent } from './protocol/authorization.ts';
+import { type Authorization, decodeAuthorization, isValidChargeId, paymentSignedContent } from './protocol/authorization.ts';
 import { FLOW } from './protocol/constants.ts';
 import { verifyCredentialSignature } from './protocol/credential.ts';
 import { debitIdOf, signDebit } from './protocol/debit.ts';
@@ -151,6 +151,7 @@ function decideUnsafe(p: CryptoProvider, input: DecisionInput): Decision {
   if (cred.currency !== a.currency) return decline(DECLINE.CURRENCY_MISMATCH, 'credential currency', a, walletKey);
   const src = input.amount;
   if (src.kind === 'none') return decline(DECLINE.NO_CHARGE, 'no pending charge', a, walletKey);
+  if (src.kind === 'charge' && !isValidChargeId(src.chargeId)) return decline(DECLINE.NO_CHARGE, 'pending charge id is not valid', a, walletKey);
   if (src.currency !== a.currency) return decline(DECLINE.CURRENCY_MISMATCH, `box charges ${src.currency}`, a, walletKey);
   if (src.kind === 'charge' && session && session.chargeId !== src.chargeId) {
     return decline(DECLINE.AMOUNT_MISMATCH, 'the charge changed after the tap', a, walletKey);

@@ -97,14 +97,13 @@ describe.each(allProviders())('hostile inputs (%s)', (name, p) => {
       }
     });
 
-    // BUG (device/core/decide.ts, signDebit call near line 150): a POS charge id the debit record
-    // cannot encode (non-ASCII, or over 255 chars) makes Writer.ascii8 throw inside decide(); the
-    // catch-all turns it into MALFORMED "internal: RangeError", a customer-category decline that
-    // blames the payer's code for a box-side input. Expected: a decline through a normal path.
-    it.fails('a POS charge id the debit record cannot encode is declined without reaching the catch-all', () => {
-      for (const chargeId of ['CAFÉ-1', 'X'.repeat(300)]) {
+    // A POS charge id the debit record cannot encode (non-ASCII, too long, empty) is a box-side
+    // input: it is declined as NO_CHARGE through a normal path, never the catch-all.
+    it('a POS charge id the debit record cannot encode is declined as NO_CHARGE', () => {
+      for (const chargeId of ['CAFÉ-1', 'X'.repeat(300), '', 'has space']) {
         const d = decide(p, baseInput(w, w.wallet(1).pay(A, 12_50).text, { amount: { kind: 'charge', chargeId, amount: 12_50, currency: 'EUR' } }));
-        expect(d.kind === 'decline' ? d.detail : 'accepted').not.toMatch(/^internal/);
+        expect(d).toMatchObject({ kind: 'decline', code: 'NO_CHARGE' });
+        expect(d.kind === 'decline' ? d.detail : '').not.toMatch(/^internal/);
       }
     });
 

@@ -38,7 +38,7 @@ function loadCard(arg: string | undefined): IdentityCard {
 function send(text: string, target: string): Promise<void> {
   const [host, port] = target.includes(':') ? [target.slice(0, target.lastIndexOf(':')), target.slice(target.lastIndexOf(':') + 1)] : ['127.0.0.1', target];
   return new Promise((resolve, reject) => {
-    const s = connect({ host: host || '127.0.0.1', port: Number(port) }, () => s.end(`${text}\r\n`, () => resolve()));
+    const s = connect({ host: host || '127.0.0.1', port: Number(port) }, () => s.end(`${text}\n`, () => resolve()));
     s.on('error', (e) => reject(new Error(`wallet: cannot reach the box's simulated scanner at ${host}:${port} (${e.message}); is npm start running?`)));
   });
 }

@@ -124,6 +124,7 @@ function readCard(r: Reader, bytes: Uint8Array): IdentityCard | null {
 
 /** Parses the binary form. Structure only: call verifyCard before trusting it. Never throws. */
 export function decodeCard(bytes: Uint8Array): IdentityCard | null {
+  if (!(bytes instanceof Uint8Array)) return null;
   return decodeWith(bytes, (r) => readCard(r, bytes));
 }
 
@@ -132,7 +133,7 @@ export function cardToText(card: IdentityCard): string {
 }
 
 export function cardFromText(text: string): IdentityCard | null {
-  if (!text.startsWith(CARD_PREFIX)) return null;
+  if (typeof text !== 'string' || !text.startsWith(CARD_PREFIX)) return null;
   const bytes = base45Decode(text.slice(CARD_PREFIX.length));
   return bytes ? decodeCard(bytes) : null;
 }
