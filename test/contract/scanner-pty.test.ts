@@ -48,6 +48,9 @@ describe.runIf(socatAvailable())('SerialLineScanner over a real socat pty (needs
       await until(() => lines.length === 3);
       expect(lines).toEqual(['HC1:ONE', 'HC1:TWO', 'HC1:THREE']);
       expect(scanner.stats().reconnects).toBeGreaterThanOrEqual(1);
+    } catch (e) {
+      console.error('scanner-pty failure context', JSON.stringify({ statuses, lines }));
+      throw e;
     } finally {
       await scanner.close();
       await pair.stop();
