@@ -20,6 +20,7 @@ import { Acceptor, type AcceptorEvents, patternForOutcome, type ScanOutcome } fr
 import { BoxClock } from './clock.ts';
 import type { BoxConfig } from './config.ts';
 import { ensureDemo } from './demo.ts';
+import { startHousekeeping } from './housekeeping.ts';
 import { NfcSessionStore } from './nfc-sessions.ts';
 import { loadProvisioned } from './provision.ts';
 import { createScanner } from './scanner-factory.ts';
@@ -130,7 +131,8 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   // A crash between commit and beep must not make the merchant charge twice: replay the last outcome.
   const last = journal.latestOutcome();
   indicator.setBase('ready');
-  if (last && clock.nowMs() - last.atMs < LAST_OUTCOME_REPLAY_MS) {
+  const replayLast = last !== undefined && clock.nowMs() - last.atMs < LAST_OUTCOME_REPLAY_MS;
+  if (last && replayLast) {
     log.info({ event: 'startup.replay-outcome', kind: last.kind, code: last.code, debitId: last.debitId }, 'repeating the last outcome after restart');
     indicator.show(patternForOutcome(last));
   }
@@ -142,7 +144,10 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   });
   scanner.onStatus((s) => log.info({ event: 'scanner.status', state: s.state, attempt: s.attempt, detail: s.detail }, `scanner ${s.state}`));
   await scanner.open();
+  // setBase() only switches a base that is showing; at start nothing is, so show it (a replayed outcome returns to it by itself).
+  if (!replayLast) indicator.show('ready');
 
+  const stopHousekeeping = startHousekeeping({ journal, stateDir, clock: () => clock.view(), log, lowDiskBytes: cfg.journal.lowDiskMb * 1024 * 1024 });
   const persistTimer = setInterval(() => clock.persist(), 60_000);
   persistTimer.unref();
   clock.persist();
@@ -165,6 +170,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     },
     async stop() {
       clearInterval(persistTimer);
+      stopHousekeeping();
       await scanner.close();
       clock.persist();
       await indicator.close();
