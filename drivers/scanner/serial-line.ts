@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 // Types only (serialport's own dependency); @serialport/bindings-interface's ESM entry has no typings.
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { SerialPort } from 'serialport';
@@ -42,6 +42,14 @@ export interface SerialLineDeps {
   /** Resolves a symlink to the current tty; default fs.realpath, falling back to the path itself. */
   resolvePath?: (path: string) => Promise<string>;
   backoff?: BackoffPolicy;
+  /**
+   * Period of the presence check, ms; 0 disables it. Default 1000. On Linux a vanished device
+   * does not always fail the pending read (node-serialport#1465, #2043; seen here with ptys),
+   * so the driver also re-resolves the path and checks the device node is still there.
+   */
+  presenceCheckMs?: number;
+  /** Whether a resolved device path still exists; default fs.stat. */
+  deviceExists?: (path: string) => Promise<boolean>;
 }
 
 interface ValidConfig {
@@ -75,6 +83,15 @@ export function validateSerialLineConfig(cfg: unknown): ValidConfig {
   return { path: c['path'], baudRate, delimiter: delimiter as LineDelimiter, maxLineBytes };
 }
 
+async function defaultDeviceExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function defaultResolvePath(path: string): Promise<string> {
   try {
     return await realpath(path);
@@ -105,6 +122,7 @@ export class SerialLineScanner implements Scanner {
   #wanted = false;
   #attempt = 0;
   #retryTimer: unknown;
+  #presenceTimer: unknown;
 
   constructor(config: SerialLineConfig, deps: SerialLineDeps = {}) {
     this.#rawConfig = config;
@@ -160,6 +178,8 @@ export class SerialLineScanner implements Scanner {
     this.#generation++;
     if (this.#retryTimer !== undefined) this.#timers.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    if (this.#presenceTimer !== undefined) this.#timers.clearTimeout(this.#presenceTimer);
+    this.#presenceTimer = undefined;
     this.#attempt = 0;
     const port = this.#port;
     this.#port = undefined;
@@ -194,15 +214,36 @@ export class SerialLineScanner implements Scanner {
     port.on('close', (err: Error | null) => this.#lost(gen, err ? err.message : 'port closed'));
     port.on('end', () => this.#lost(gen, 'end of stream'));
     port.on('error', (err: Error) => this.#lost(gen, err.message));
+    this.#schedulePresenceCheck(gen, target);
     if (isReconnect) this.#events.counters.reconnects++;
     this.#attempt = 0;
     this.#log.info({ path: cfg.path, target, baudRate: cfg.baudRate }, 'scanner: connected');
     this.#events.emitStatus({ state: 'connected', attempt: 0, detail: target });
   }
 
+  #schedulePresenceCheck(gen: number, target: string): void {
+    const period = this.#deps.presenceCheckMs ?? 1000;
+    if (period <= 0) return;
+    this.#presenceTimer = this.#timers.setTimeout(() => {
+      this.#presenceTimer = undefined;
+      void this.#checkPresence(gen, target);
+    }, period);
+  }
+
+  async #checkPresence(gen: number, target: string): Promise<void> {
+    if (gen !== this.#generation) return;
+    const now = await (this.#deps.resolvePath ?? defaultResolvePath)(this.#cfg!.path);
+    const exists = now === target && (await (this.#deps.deviceExists ?? defaultDeviceExists)(target));
+    if (gen !== this.#generation) return;
+    if (exists) this.#schedulePresenceCheck(gen, target);
+    else this.#lost(gen, now === target ? `${target} vanished` : `${this.#cfg!.path} now points to ${now}`);
+  }
+
   #lost(gen: number, why: string): void {
     if (gen !== this.#generation || !this.#wanted) return;
     this.#generation++;
+    if (this.#presenceTimer !== undefined) this.#timers.clearTimeout(this.#presenceTimer);
+    this.#presenceTimer = undefined;
     const port = this.#port;
     this.#port = undefined;
     if (port) void closeQuietly(port);

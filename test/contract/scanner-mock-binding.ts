@@ -22,11 +22,16 @@ export class UnpluggableMockBinding implements BindingInterface {
     this.#present.add(devicePath);
   }
 
-  /** Removes the device: its pending read fails with a non-canceled error, like EIO on unplug. */
-  unplug(devicePath: string): void {
+  /**
+   * Removes the device: its pending read fails with a non-canceled error, like EIO on unplug.
+   * With `silent`, the read just hangs, as Linux sometimes does (node-serialport#1465).
+   */
+  unplug(devicePath: string, opts: { silent?: boolean } = {}): void {
     this.#present.delete(devicePath);
-    this.#open.get(devicePath)?.unplug(new Error(`EIO: ${devicePath} unplugged`));
+    if (!opts.silent) this.#open.get(devicePath)?.unplug(new Error(`EIO: ${devicePath} unplugged`));
   }
+
+  isPresent = async (devicePath: string): Promise<boolean> => this.#present.has(devicePath);
 
   resolvePath = async (p: string): Promise<string> => this.links.get(p) ?? p;
 

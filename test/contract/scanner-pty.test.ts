@@ -26,7 +26,7 @@ describe.runIf(socatAvailable())('SerialLineScanner over a real socat pty (needs
     // Small real backoff: this test exercises the real kernel pty, so timers are real too.
     const scanner = new SerialLineScanner(
       { path: a, baudRate: 115200, delimiter: '\r' },
-      { backoff: { initialMs: 20, maxMs: 200 } },
+      { backoff: { initialMs: 20, maxMs: 200 }, presenceCheckMs: 100 },
     );
     const lines: string[] = [];
     const statuses: ScannerStatus[] = [];

@@ -33,7 +33,10 @@ scannerContract('SerialLineScanner on @serialport/binding-mock', async () => {
   const device = `/dev/mock-contract-${++mockSeq}`;
   const binding = new UnpluggableMockBinding();
   binding.plug(device);
-  const scanner = new SerialLineScanner({ path: device, baudRate: 115200, delimiter: '\r', maxLineBytes: MAX }, { binding });
+  const scanner = new SerialLineScanner(
+    { path: device, baudRate: 115200, delimiter: '\r', maxLineBytes: MAX },
+    { binding, deviceExists: binding.isPresent },
+  );
   return {
     scanner,
     delimiter: '\r',

@@ -29,7 +29,7 @@ class ManualTimers implements Timers {
 const until = (cond: () => boolean) => vi.waitFor(() => expect(cond()).toBe(true), { timeout: 3000, interval: 2 });
 
 let seq = 0;
-function setup(opts: { maxLineBytes?: number } = {}) {
+function setup(opts: { maxLineBytes?: number; presenceCheckMs?: number } = {}) {
   const id = ++seq;
   const link = `/dev/qrscanner-${id}`;
   const acm0 = `/dev/ttyACM0-${id}`;
@@ -51,7 +51,15 @@ function setup(opts: { maxLineBytes?: number } = {}) {
   };
   const scanner = new SerialLineScanner(
     { path: link, baudRate: 115200, delimiter: '\r\n', maxLineBytes: opts.maxLineBytes ?? 4096 },
-    { binding, timers, random: () => 0.5, resolvePath: binding.resolvePath, log },
+    {
+      binding,
+      timers,
+      random: () => 0.5,
+      resolvePath: binding.resolvePath,
+      deviceExists: binding.isPresent,
+      presenceCheckMs: opts.presenceCheckMs ?? 0,
+      log,
+    },
   );
   const lines: string[] = [];
   const statuses: ScannerStatus[] = [];
@@ -145,6 +153,28 @@ describe('SerialLineScanner on binding-mock', () => {
     await until(() => t.lines.length === 2);
     expect(t.lines).toEqual(['first', 'WHOLE']);
     await t.scanner.close();
+  });
+
+  it('notices a silent unplug (read never fails) through the presence check, then reconnects', async () => {
+    const t = setup({ presenceCheckMs: 1000 });
+    await t.scanner.open();
+    expect(t.timers.pending.map((p) => p.ms)).toEqual([1000]);
+    t.timers.fireNext(); // device still there: the check re-arms
+    await until(() => t.timers.pending.length === 1);
+    expect(t.statuses.at(-1)?.state).toBe('connected');
+
+    t.binding.unplug(t.acm0, { silent: true });
+    t.timers.fireNext();
+    await until(() => t.statuses.at(-1)?.state === 'reconnecting');
+    expect(t.statuses.at(-1)?.detail).toContain('vanished');
+
+    t.binding.plug(t.acm0);
+    t.timers.fireNext(); // the reconnect attempt
+    await until(() => t.statuses.at(-1)?.state === 'connected');
+    t.binding.feed(t.acm0, 'back\r\n');
+    await until(() => t.lines.length === 1);
+    await t.scanner.close();
+    expect(t.timers.pending).toHaveLength(0);
   });
 
   it('close() during backoff cancels the retry and reports disconnected', async () => {
