@@ -120,6 +120,8 @@ export class SerialLineScanner implements Scanner {
   /** Bumped whenever the current port is abandoned; stale port events compare against it. */
   #generation = 0;
   #wanted = false;
+  /** Bumped by every open(); a connect attempt left over from an earlier session is discarded. */
+  #session = 0;
   #attempt = 0;
   #retryTimer: unknown;
   #presenceTimer: unknown;
@@ -149,6 +151,7 @@ export class SerialLineScanner implements Scanner {
     const cfg = validateSerialLineConfig(this.#rawConfig);
     if (this.#wanted) throw new BoxError('SCANNER_STATE', `scanner.open: ${cfg.path} is already open`);
     this.#cfg = cfg;
+    this.#session++;
     this.#binding = this.#deps.binding ?? (await loadNativeBinding());
     this.#reader = new LineReader({
       delimiter: cfg.delimiter,
@@ -189,6 +192,7 @@ export class SerialLineScanner implements Scanner {
 
   async #connect(isReconnect: boolean): Promise<void> {
     const cfg = this.#cfg!;
+    const session = this.#session;
     const target = await (this.#deps.resolvePath ?? defaultResolvePath)(cfg.path);
     const { SerialPort } = await import('serialport');
     // SerialPort spreads these options over its auto-detected binding, so `binding` overrides it.
@@ -201,7 +205,7 @@ export class SerialLineScanner implements Scanner {
     const port = new SerialPort(options);
     port.on('error', () => {}); // errors are handled through open callback / close events
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    if (!this.#wanted) {
+    if (!this.#wanted || session !== this.#session) {
       await closeQuietly(port);
       return;
     }
@@ -263,10 +267,11 @@ export class SerialLineScanner implements Scanner {
 
   async #retry(): Promise<void> {
     if (!this.#wanted) return;
+    const session = this.#session;
     try {
       await this.#connect(true);
     } catch (e) {
-      if (this.#wanted) this.#scheduleReconnect(errorMessage(e));
+      if (this.#wanted && session === this.#session) this.#scheduleReconnect(errorMessage(e));
     }
   }
 }
