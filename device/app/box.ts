@@ -21,7 +21,11 @@ import { BoxClock } from './clock.ts';
 import type { BoxConfig } from './config.ts';
 import { ensureDemo } from './demo.ts';
 import { startHousekeeping } from './housekeeping.ts';
+import { createNfcReader, NfcService } from './nfc-service.ts';
 import { NfcSessionStore } from './nfc-sessions.ts';
+import { ChargeBook } from './pos/charge-book.ts';
+import { type PosLinkHandle, startPosLink } from './pos/start.ts';
+import { WriterQueue } from './pos/writer-queue.ts';
 import { loadProvisioned } from './provision.ts';
 import { createScanner } from './scanner-factory.ts';
 
@@ -37,6 +41,11 @@ export interface Box {
   clock: BoxClock;
   sessions: NfcSessionStore;
   provider: CryptoProvider;
+  /** The single writer: scans, POS commands and NFC taps run as its tasks (pos/writer-queue.ts). */
+  queue: WriterQueue;
+  charges: ChargeBook;
+  pos?: PosLinkHandle;
+  nfc?: NfcService;
   stop(): Promise<void>;
   /** Sets the pending charge (POS mode); null clears it. */
   setCharge(charge: { chargeId: string; amount: number; currency: string } | null): void;
@@ -110,6 +119,24 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     charge = { kind: 'fixed', amount: price, currency: cfg.currency };
   }
 
+  const applyCharge = (c: { chargeId: string; amount: number; currency: string } | null): void => {
+    if (charge.kind === 'charge') sessions.closeForCharge(charge.chargeId);
+    charge = c ? { kind: 'charge', ...c } : cfg.amount.mode === 'fixed' ? charge : { kind: 'none' };
+  };
+  const queue = new WriterQueue(log);
+  const charges = new ChargeBook({
+    journal,
+    sessions,
+    device: identity.device,
+    nowMs: () => clock.nowMs(),
+    log,
+    currency: cfg.currency,
+    mode: cfg.amount.mode,
+    ...(charge.kind === 'fixed' ? { fixedPrice: { amount: charge.amount, currency: charge.currency } } : {}),
+    activate: applyCharge,
+  });
+  charges.reconcile();
+
   const indicator = await createIndicator(cfg.indicator, { log });
   await indicator.open();
   const acceptor = new Acceptor({
@@ -125,7 +152,16 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     amountSource: () => charge,
     revocations: revocationView(journal),
     closeSession: (k) => sessions.close(k),
-    ...(opts.events ? { events: opts.events } : {}),
+    events: {
+      paid: (e) => {
+        charges.onPaid(e);
+        opts.events?.paid?.(e);
+      },
+      declined: (e) => {
+        charges.onDeclined(e);
+        opts.events?.declined?.(e);
+      },
+    },
   });
 
   // A crash between commit and beep must not make the merchant charge twice: replay the last outcome.
@@ -139,8 +175,10 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
 
   const scanner = await createScanner(cfg.scanner, log);
   scanner.onLine((text, meta) => {
-    const outcome = acceptor.handleScan(text);
-    opts.onScan?.(text, outcome, meta.receivedAtNs);
+    queue.run('scan', () => acceptor.handleScan(text)).then(
+      (outcome) => opts.onScan?.(text, outcome, meta.receivedAtNs),
+      () => {},
+    );
   });
   scanner.onStatus((s) => log.info({ event: 'scanner.status', state: s.state, attempt: s.attempt, detail: s.detail }, `scanner ${s.state}`));
   await scanner.open();
@@ -148,6 +186,23 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   if (!replayLast) indicator.show('ready');
 
   const stopHousekeeping = startHousekeeping({ journal, stateDir, clock: () => clock.view(), log, lowDiskBytes: cfg.journal.lowDiskMb * 1024 * 1024 });
+  const pos = cfg.pos ? await startPosLink(cfg.pos, { book: charges, queue, journal, p, log }) : undefined;
+  let nfc: NfcService | undefined;
+  if (cfg.nfc.enabled) {
+    nfc = new NfcService({
+      p,
+      reader: createNfcReader(cfg.nfc, log),
+      sessions,
+      ownCard: identity.ownCard,
+      device: identity.device,
+      now: () => clock.view().lowerMs,
+      queue,
+      offer: () => charges.offerForTap(),
+      log,
+    });
+    if (!(await nfc.start())) nfc = undefined;
+  }
+
   const persistTimer = setInterval(() => clock.persist(), 60_000);
   persistTimer.unref();
   clock.persist();
@@ -164,12 +219,15 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     clock,
     sessions,
     provider: p,
-    setCharge(c) {
-      if (charge.kind === 'charge') sessions.closeForCharge(charge.chargeId);
-      charge = c ? { kind: 'charge', ...c } : cfg.amount.mode === 'fixed' ? charge : { kind: 'none' };
-    },
+    queue,
+    charges,
+    ...(pos ? { pos } : {}),
+    ...(nfc ? { nfc } : {}),
+    setCharge: applyCharge,
     async stop() {
       clearInterval(persistTimer);
+      await pos?.close();
+      await nfc?.stop();
       stopHousekeeping();
       await scanner.close();
       clock.persist();

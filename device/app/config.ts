@@ -45,6 +45,28 @@ const IndicatorSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+/** POS (cash register) link, docs/pos-link.md. A non-loopback host needs keyFile (HMAC key, hex). */
+const PosSchema = z.discriminatedUnion('transport', [
+  z
+    .object({
+      transport: z.literal('tcp'),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(7420),
+      keyFile: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      transport: z.literal('serial'),
+      path: z.string().min(1),
+      baudRate: z.number().int().positive().default(9600),
+      keyFile: z.string().min(1).optional(),
+    })
+    .strict(),
+]);
+
+export type PosConfig = z.infer<typeof PosSchema>;
+
 export const ConfigSchema = z
   .object({
     stateDir: z.string().min(1),
@@ -75,6 +97,12 @@ export const ConfigSchema = z
       .default({ retentionDays: 30, lowDiskMb: 64 }),
     /** Control socket for `scanner status` and the local charge interface. */
     control: z.object({ socket: z.string().optional() }).strict().default({}),
+    pos: PosSchema.optional(),
+    /** NFC merchant-identity exchange with tapping phones (drivers/nfc). */
+    nfc: z
+      .object({ enabled: z.boolean().default(false), reader: z.enum(['pcsc', 'fake']).default('pcsc') })
+      .strict()
+      .default({ enabled: false, reader: 'pcsc' }),
     crypto: z.enum(['node', 'noble']).default('node'),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({ level: 'info' }),
     /** Allow the state directory on tmpfs/overlay (tests and the embedded demo only). */
