@@ -43,7 +43,8 @@ export interface SerialLineDeps {
   resolvePath?: (path: string) => Promise<string>;
   backoff?: BackoffPolicy;
   /**
-   * Period of the presence check, ms; 0 disables it. Default 1000. On Linux a vanished device
+   * Period of the presence check, ms; 0 disables it. Default 1000 with the native binding, 0 when
+   * a `binding` is injected (mock device paths are not files). On Linux a vanished device
    * does not always fail the pending read (node-serialport#1465, #2043; seen here with ptys),
    * so the driver also re-resolves the path and checks the device node is still there.
    */
@@ -226,7 +227,7 @@ export class SerialLineScanner implements Scanner {
   }
 
   #schedulePresenceCheck(gen: number, target: string): void {
-    const period = this.#deps.presenceCheckMs ?? 1000;
+    const period = this.#deps.presenceCheckMs ?? (this.#deps.binding ? 0 : 1000);
     if (period <= 0) return;
     this.#presenceTimer = this.#timers.setTimeout(() => {
       this.#presenceTimer = undefined;
