@@ -9,7 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { nobleProvider } from '../../device/core/crypto/noble.ts';
+import { toHex } from '../../device/core/encoding/bytes.ts';
 import { cardFromText } from '../../device/core/protocol/card.ts';
+import { debitIdOf } from '../../device/core/protocol/debit.ts';
 import { openWallet } from '../../wallet/cli/wallet-file.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -286,12 +288,28 @@ export async function tcpSimPort(box: BoxProcess, from = 0, timeoutMs = 20_000):
  * The demo wallet the box provisioned under `demoDir` (start the box once first). Every pay()
  * uses the next counter and persists it, exactly like `npm run wallet -- pay`.
  */
-export function demoPayer(walletPath: string, cardPath: string): { pay(amountMinor: number): { text: string; counter: number }; walletKey: string } {
+export interface DemoPayer {
+  /** A payment code for `amountMinor` cents with the next counter (persisted before it returns). */
+  pay(amountMinor: number): { text: string; counter: number };
+  /** The wallet public key, hex (the journal's walletKey). */
+  walletKey: string;
+  /** The debit id the box derives for this wallet's `counter` (hex). */
+  debitId(counter: number): string;
+}
+
+/**
+ * The demo wallet the box provisioned under its demo dir (start the box once first). Every pay()
+ * uses the next counter and persists it, exactly like `npm run wallet -- pay`.
+ */
+export function demoPayer(walletPath: string, cardPath: string): DemoPayer {
   const card = cardFromText(readFileSync(cardPath, 'utf8').trim());
   if (!card) throw new Error(`demoPayer: ${cardPath} holds no valid identity card`);
   const wallet = openWallet(nobleProvider, walletPath);
-  const walletKey = Buffer.from(wallet.publicKey).toString('hex');
-  return { pay: (amountMinor) => wallet.pay(card, amountMinor), walletKey };
+  return {
+    pay: (amountMinor) => wallet.pay(card, amountMinor),
+    walletKey: toHex(wallet.publicKey),
+    debitId: (counter) => toHex(debitIdOf(nobleProvider, wallet.publicKey, counter)),
+  };
 }
 
 export interface JournalDebit {
