@@ -225,7 +225,7 @@ describe.each(providers)('generated vectors replayed from the JSON (%s)', (_name
     expect(accepted).toBe(true);
   });
 
-  it('the batch frames the accepted records and carries the till device signature', () => {
+  it('the batch frames the accepted records (entry type 1) and carries the till device signature', () => {
     const b = fromHex(file.batch.bytes);
     const r = new Reader(b);
     expect([r.u8(), r.u8(), r.u8()]).toEqual([0x44, 0x42, 1]);
@@ -233,7 +233,10 @@ describe.each(providers)('generated vectors replayed from the JSON (%s)', (_name
     expect(r.u32()).toBe(file.batch.batchSeq);
     const count = r.u16();
     expect(count).toBe(file.batch.count);
-    const records = Array.from({ length: count }, () => toHex(r.bytes16()));
+    const records = Array.from({ length: count }, () => {
+      expect(r.u8()).toBe(1); // entry type 1 = debit record
+      return toHex(r.bytes16());
+    });
     const accepted = file.cases.flatMap((c) => (c.expected.decision === 'accept' ? [c.expected.record] : []));
     expect(records).toEqual(accepted);
     const signedLength = r.offset;

@@ -18,8 +18,8 @@ import type { CryptoProvider, Ed25519Signer, X25519PrivateKey } from '../../devi
 import { base45Decode, base45Encode } from '../../device/core/encoding/base45.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { decodeAuthorization, paymentSignedContent } from '../../device/core/protocol/authorization.ts';
+import { ENTRY, signBatch } from '../../device/core/protocol/batch.ts';
 import { cardHash, cardToText, type IdentityCard } from '../../device/core/protocol/card.ts';
-import { Writer } from '../../device/core/protocol/codec.ts';
 import { ENVELOPE_PREFIX, LABEL } from '../../device/core/protocol/constants.ts';
 import type { Credential } from '../../device/core/protocol/credential.ts';
 import { decodeDebit } from '../../device/core/protocol/debit.ts';
@@ -290,14 +290,6 @@ function expected(p: CryptoProvider, w: World, text: string, ctx: Context, tillI
   };
 }
 
-/** The v1 upload batch framing (docs/protocol.md section 10), signed with label "qrpay/v1/batch". */
-export function encodeBatch(p: CryptoProvider, device: Ed25519Signer, batchSeq: number, records: Uint8Array[]): Uint8Array {
-  const w = new Writer().u8(0x44).u8(0x42).u8(1).bytes(keyId(p, device.publicKey), 8).u32(batchSeq).u16(records.length);
-  for (const r of records) w.bytes16(r);
-  const body = w.finish();
-  return new Writer().bytes(body).bytes(device.sign(labeled(LABEL.batch, body)), 64).finish();
-}
-
 /** The merchant key package of SHOP-A for till 1's identity key, with a fixed ikmE (wrapMerchantKey with a chosen ephemeral). */
 function merchantKeyPackage(p: CryptoProvider, w: World) {
   const identitySecret = fill(0x0f);
@@ -371,7 +363,7 @@ export function buildVectors(p: CryptoProvider) {
   add('revocation-stale', 'The revocation list was issued 8 days before the clock lower bound (max age 7 days).', { ...base, counter: 8, ikmE: fill(0x78) }, { revocations: { version: 7, issuedAtMs: T0_MS - 8 * 86400_000, revoked: [] } });
   add('challenge-required', 'A static-flow code at a box configured with requireChallenge.', { ...base, counter: 9, ikmE: fill(0x79) }, { policy: { ...DEFAULT_POLICY, requireChallenge: true } });
 
-  const batch = encodeBatch(p, till1.device, 1, records);
+  const batch = signBatch(keyId(p, till1.device.publicKey), 1, records.map((bytes) => ({ type: ENTRY.debit, bytes })), till1.device);
   return {
     protocol: 'QRPay protocol v1',
     generator: 'npx tsx wallet/cli/gen-vectors.ts (noble provider); checked by test/unit/generated-vectors.test.ts',
@@ -392,7 +384,7 @@ export function buildVectors(p: CryptoProvider) {
     merchantKeyPackage: merchantKeyPackage(p, w),
     cases,
     batch: {
-      description: 'The accepted records above (in case order) uploaded by till 1 as batch 1.',
+      description: 'The accepted debit records above (in case order, entry type 1 each) uploaded by till 1 as batch 1.',
       deviceKeyId: toHex(keyId(p, till1.device.publicKey)),
       batchSeq: 1,
       count: records.length,
