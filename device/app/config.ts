@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BoxError } from '../core/errors.ts';
+import { SyncConfigSchema } from '../sync/config-schema.ts';
 
 const amountText = z.string().regex(/^\d{1,10}(\.\d{1,4})?$/, 'expected an amount like "12.50"');
 
@@ -105,6 +106,8 @@ export const ConfigSchema = z
       .default({ enabled: false, reader: 'pcsc' }),
     crypto: z.enum(['node', 'noble']).default('node'),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({ level: 'info' }),
+    /** Reconciliation with the back end (device/sync/config-schema.ts); absent = the box runs offline. */
+    sync: SyncConfigSchema.optional(),
     /** Allow the state directory on tmpfs/overlay (tests and the embedded demo only). */
     allowVolatileState: z.boolean().default(false),
   })

@@ -1,0 +1,47 @@
+/**
+ * The optional `sync` section of the box config. Absent: the box runs offline (no uploads).
+ *
+ *   "sync": { "backendUrl": "http://127.0.0.1:8420",
+ *             "backendKey": { "keyId": "<16 hex>", "publicKey": "<64 hex>" },
+ *             "intervalSec": 60, "connectivity": { "kind": "always" } }
+ */
+import { z } from 'zod';
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes} bytes of lowercase hex`);
+
+export const ConnectivityConfigSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('always') }).strict(),
+  /** Plain reachability: any 2xx from `url` (default <backendUrl>/health). */
+  z.object({ kind: z.literal('reachability'), url: z.string().url().optional(), timeoutMs: z.number().int().positive().default(5000) }).strict(),
+  /** ModemManager: up only in state `connected` (a bearer), not `registered`. */
+  z.object({ kind: z.literal('mmcli'), modem: z.string().default('any'), timeoutMs: z.number().int().positive().default(5000) }).strict(),
+  /** AT commands on the modem's own port (pinned by a udev symlink, e.g. /dev/lte-at). */
+  z
+    .object({
+      kind: z.literal('at'),
+      path: z.string().min(1),
+      vendor: z.enum(['quectel', 'simcom', 'auto']).default('auto'),
+      baudRate: z.number().int().positive().default(115200),
+      /** Also require the back end to answer (registration proves no data bearer). */
+      probeBackend: z.boolean().default(true),
+    })
+    .strict(),
+]);
+
+export const SyncConfigSchema = z
+  .object({
+    backendUrl: z.string().url(),
+    /** The back-end time-signing key, pinned at provisioning. */
+    backendKey: z.object({ keyId: hex(8), publicKey: hex(32) }).strict(),
+    intervalSec: z.number().int().positive().default(60),
+    timeoutSec: z.number().int().positive().default(20),
+    /** Show 'offline-backlog' when a debit has waited longer than this for its ack. */
+    backlogAlertMin: z.number().positive().default(15),
+    maxBatchEntries: z.number().int().min(2).max(1000).default(500),
+    maxBatchBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(128 * 1024),
+    connectivity: ConnectivityConfigSchema.default({ kind: 'always' }),
+  })
+  .strict();
+
+export type SyncConfig = z.infer<typeof SyncConfigSchema>;
+export type ConnectivityConfig = z.infer<typeof ConnectivityConfigSchema>;
