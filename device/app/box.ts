@@ -28,6 +28,7 @@ import { type PosLinkHandle, startPosLink } from './pos/start.ts';
 import { WriterQueue } from './pos/writer-queue.ts';
 import { loadProvisioned } from './provision.ts';
 import { createScanner } from './scanner-factory.ts';
+import { type RunningSync, startSync } from '../sync/start-sync.ts';
 
 /** No true time is earlier than this: the protocol's release date. */
 const BUILD_FLOOR_MS = Date.UTC(2026, 10, 1);
@@ -41,6 +42,8 @@ export interface Box {
   clock: BoxClock;
   sessions: NfcSessionStore;
   provider: CryptoProvider;
+  /** Reconciliation with the back end; absent when the config has no `sync` section (offline box). */
+  sync?: RunningSync;
   /** The single writer: scans, POS commands and NFC taps run as its tasks (pos/writer-queue.ts). */
   queue: WriterQueue;
   charges: ChargeBook;
@@ -206,6 +209,8 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   const persistTimer = setInterval(() => clock.persist(), 60_000);
   persistTimer.unref();
   clock.persist();
+  // Reconciliation (device/sync): time -> revocations -> upload -> updates whenever the link is up.
+  const sync = cfg.sync ? await startSync(cfg.sync, { p, journal, clock, indicator, identity, store, log }) : undefined;
   log.info(
     { event: 'box.ready', merchantId: identity.merchantId, card: identity.ownCard.serial, till: identity.ownCard.tillId, scanner: cfg.scanner.kind, indicator: cfg.indicator.kind, crypto: p.name },
     'box ready',
@@ -219,12 +224,14 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     clock,
     sessions,
     provider: p,
+    ...(sync ? { sync } : {}),
     queue,
     charges,
     ...(pos ? { pos } : {}),
     ...(nfc ? { nfc } : {}),
     setCharge: applyCharge,
     async stop() {
+      await sync?.stop();
       clearInterval(persistTimer);
       await pos?.close();
       await nfc?.stop();
