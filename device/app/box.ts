@@ -21,6 +21,7 @@ import { BoxClock } from './clock.ts';
 import type { BoxConfig } from './config.ts';
 import { ensureDemo } from './demo.ts';
 import { startHousekeeping } from './housekeeping.ts';
+import { startBoxServices } from './control/box-services.ts';
 import { createNfcReader, NfcService } from './nfc-service.ts';
 import { NfcSessionStore } from './nfc-sessions.ts';
 import { ChargeBook } from './pos/charge-book.ts';
@@ -211,6 +212,9 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   clock.persist();
   // Reconciliation (device/sync): time -> revocations -> upload -> updates whenever the link is up.
   const sync = cfg.sync ? await startSync(cfg.sync, { p, journal, clock, indicator, identity, store, log }) : undefined;
+  // Control socket, then READY=1 and the watchdog: systemd sees "ready" only once payments work.
+  const nfcStatus = nfc ? () => nfc?.status ?? { state: 'starting', readers: [] } : undefined;
+  const services = await startBoxServices({ cfg, log, journal, clock, indicator, scanner, card: identity.ownCard, store, provider: p, ...(nfcStatus ? { nfcStatus } : {}) });
   log.info(
     { event: 'box.ready', merchantId: identity.merchantId, card: identity.ownCard.serial, till: identity.ownCard.tillId, scanner: cfg.scanner.kind, indicator: cfg.indicator.kind, crypto: p.name },
     'box ready',
@@ -232,6 +236,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     setCharge: applyCharge,
     async stop() {
       await sync?.stop();
+      await services.stop();
       clearInterval(persistTimer);
       await pos?.close();
       await nfc?.stop();

@@ -3,19 +3,23 @@
  *
  *   scanner run [--config file]          run the box (default: config/default.json or $QRPAY_CONFIG)
  *   scanner decode <text|file> --keys <stateDir> [--amount 12.50] [--charge-id C1]
+ *   scanner status | selftest | provision | journal export   (device/app/commands/cli.ts)
  */
 import { parseArgs } from 'node:util';
 import { isBoxError } from '../core/errors.ts';
 import { startBox } from './box.ts';
+import { FIELD_USAGE, runFieldCommand } from './commands/cli.ts';
 import { loadConfig } from './config.ts';
 import { decodeCommand } from './decode-command.ts';
 import { createLogger } from './logger.ts';
 
 const USAGE = `usage: scanner run [--config file]
        scanner decode <text|file> --keys <stateDir> [--amount 12.50] [--charge-id ID] [--require-challenge]
-`;
+${FIELD_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
+  const field = await runFieldCommand(argv);
+  if (field !== undefined) return field;
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
