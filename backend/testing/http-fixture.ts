@@ -14,7 +14,7 @@ import { fromHex } from '../../device/core/encoding/bytes.ts';
 import { type BatchEntry, ENTRY, signBatch } from '../../device/core/protocol/batch.ts';
 import { decodeCredential } from '../../device/core/protocol/credential.ts';
 import { DEFAULT_POLICY, type ReplayView } from '../../device/core/views.ts';
-import { type BoxIdentity, loadBoxIdentity } from '../../device/app/box-identity.ts';
+import { type BoxIdentity, type BoxSecrets, loadBoxIdentity } from '../../device/app/box-identity.ts';
 import { enrolmentRequest, type MerchantInfo } from '../../device/app/provision.ts';
 import { createNodeProvider } from '../../device/crypto/node-provider.ts';
 import { FileKeyStore } from '../../device/keys/file-keystore.ts';
@@ -31,6 +31,7 @@ export const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 export interface TestBox {
   identity: BoxIdentity;
   bundle: EnrolmentBundle;
+  secrets: BoxSecrets;
   backendKey: { keyId: string; publicKey: string };
   client: BoxClient;
   replay: ReplayView & { add(w: string, c: number, amount: number): void };
@@ -61,6 +62,7 @@ export async function startFixture() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let boxCount = 0;
+  const seeds = new WeakMap<Wallet, { seed: Uint8Array; authorities: Map<string, Uint8Array> }>();
 
   const http = async (method: string, path: string, body?: unknown, token: string | null = ADMIN) => {
     const headers: Record<string, string> = {};
@@ -77,10 +79,12 @@ export async function startFixture() {
     if (r.status !== 200) throw new Error(`enrol failed: ${JSON.stringify(r.body)}`);
     const { backendKey, ...bundle } = r.body as unknown as EnrolmentBundle & { backendKey: TestBox['backendKey'] };
     const ids = store.loadIdentity();
-    const identity = loadBoxIdentity(p, bundle, { identity: [ids.current.bytes], deviceSeed: store.loadDeviceKey().bytes }, Math.floor(clock.ms / 1000));
+    const secrets: BoxSecrets = { identity: [ids.current.bytes], deviceSeed: store.loadDeviceKey().bytes };
+    const identity = loadBoxIdentity(p, bundle, secrets, Math.floor(clock.ms / 1000));
     return {
       identity,
       bundle,
+      secrets,
       backendKey,
       client: new BoxClient(p, base, identity.device),
       replay: memoryReplay(),
@@ -97,7 +101,15 @@ export async function startFixture() {
     const r = await http('POST', '/v1/issuer/credentials', { accountId, walletPublicKey: Buffer.from(pub).toString('hex'), offlineLimit, days: 180 });
     const authorities = new Map((r.body.authorities as { keyId: string; publicKey: string }[]).map((a) => [a.keyId, fromHex(a.publicKey)]));
     const credential = decodeCredential(fromHex(r.body.credential as string))!;
-    return new Wallet(p, { seed, credential, counter: 0 }, { authorities, now: () => clock.ms });
+    const w = new Wallet(p, { seed, credential, counter: 0 }, { authorities, now: () => clock.ms });
+    seeds.set(w, { seed, authorities });
+    return w;
+  };
+
+  /** A copy of `w` restored from a backup taken when its counter was `counter` (a clone). */
+  const cloneWallet = (w: Wallet, counter: number): Wallet => {
+    const s = seeds.get(w)!;
+    return new Wallet(p, { seed: s.seed, credential: w.credential, counter }, { authorities: s.authorities, now: () => clock.ms });
   };
 
   /** The wallet pays `amount` at `box`; the box decides with the real decide(). */
@@ -144,7 +156,7 @@ export async function startFixture() {
     rmSync(dir, { recursive: true, force: true });
   };
 
-  return { p, dir, clock, backend, base, http, enrolBox, newWallet, pay, batchOf, debits, balance, close };
+  return { p, dir, clock, backend, base, http, enrolBox, newWallet, cloneWallet, pay, batchOf, debits, balance, close };
 }
 
 export type Fixture = Awaited<ReturnType<typeof startFixture>>;
