@@ -52,7 +52,7 @@ const BANNER = "import { createRequire as __qrpayCreateRequire } from 'node:modu
  * sd-notify addon under native/). In the bundle import.meta.url is dist/<name>.mjs, so the relative
  * part is rebased from the source file's directory to dist/.
  */
-const rebaseAssetUrls = {
+export const rebaseAssetUrls = {
   name: 'rebase-asset-urls',
   setup(b) {
     b.onLoad({ filter: /\.ts$/ }, (args) => {
