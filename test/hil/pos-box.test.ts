@@ -76,7 +76,7 @@ describe.runIf(HAVE_SOCAT)('POS link on the built box over the pty scanner path'
     expect(await again.request({ type: 'charge', chargeId: 'HIL-1', amount: 250, currency: 'EUR' })).toMatchObject({ state: 'paid' });
     const voided = await again.request({ type: 'void', debitId: paid['debitId'] });
     expect(voided).toMatchObject({ type: 'voided', debitId: paid['debitId'], chargeId: 'HIL-1' });
-    expect((voided['record'] as string).length).toBe(168);
+    expect((voided['record'] as string).length).toBe(174);
     again.sendRaw('garbage\n');
     expect(await again.next()).toMatchObject({ type: 'error', code: 'MALFORMED' });
     expect(box!.running).toBe(true);

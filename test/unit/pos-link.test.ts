@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { macOf } from '../../device/app/pos/auth.ts';
 import { MAX_LINE_BYTES } from '../../device/app/pos/messages.ts';
-import { decodeVoidRecord, verifyVoidRecord } from '../../device/app/pos/void-record.ts';
+import { decodeVoid, verifyVoidSignature } from '../../device/core/protocol/batch.ts';
 import { startPosLink } from '../../device/app/pos/start.ts';
 import { toHex } from '../../device/core/encoding/bytes.ts';
 import { T0 } from '../support/world.ts';
@@ -165,10 +165,12 @@ describe('POS void', () => {
     const voided = await c.request({ type: 'void', debitId });
     expect(voided).toMatchObject({ type: 'voided', debitId, chargeId: 'V-1' });
     const record = Uint8Array.from(Buffer.from(voided['record'] as string, 'hex'));
-    expect(verifyVoidRecord(p, r.w.device[0]!.publicKey, record)).toBe(true);
-    expect(verifyVoidRecord(p, r.w.device[1]!.publicKey, record)).toBe(false);
-    expect(decodeVoidRecord(record)).toMatchObject({ voidedAtSec: Math.floor(T0 / 1000) });
-    expect(toHex(decodeVoidRecord(record)!.debitId)).toBe(debitId);
+    // The protocol's void record, as the acquirer decodes and verifies it.
+    const decoded = decodeVoid(record);
+    expect(decoded).toMatchObject({ voidedAt: Math.floor(T0 / 1000) });
+    expect(toHex(decoded!.debitId)).toBe(debitId);
+    expect(verifyVoidSignature(p, r.w.device[0]!.publicKey, decoded!)).toBe(true);
+    expect(verifyVoidSignature(p, r.w.device[1]!.publicKey, decoded!)).toBe(false);
     expect(r.journal.getDebit(debitId)?.voidRecord).toEqual(record);
     expect(await c.request({ type: 'status', chargeId: 'V-1' })).toMatchObject({ state: 'paid', voided: true });
 

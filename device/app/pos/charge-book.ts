@@ -9,11 +9,12 @@
  */
 import type { Log } from '../../../drivers/common/log.ts';
 import type { Ed25519Signer } from '../../core/crypto/provider.ts';
+import { fromHex } from '../../core/encoding/bytes.ts';
 import { isBoxError } from '../../core/errors.ts';
+import { signVoid } from '../../core/protocol/batch.ts';
 import type { Charge, DebitRow, Journal } from '../../journal/types.ts';
 import { type ChargeView, type Effect, type MachineInput, type MachineState, transition } from './charge-machine.ts';
 import { POS_ERROR, type PosCommand, type PosEvent, type PosReply } from './messages.ts';
-import { signVoidRecord } from './void-record.ts';
 
 /** The charge id an NFC answer carries at a fixed-price box. */
 export const FIXED_CHARGE_ID = 'FIXED';
@@ -203,7 +204,8 @@ export class ChargeBook {
     if (!debit) return { type: 'error', code: POS_ERROR.UNKNOWN_DEBIT };
     if (debit.voidRecord) return { type: 'error', code: POS_ERROR.ALREADY_VOIDED };
     if (debit.state !== 'pending') return { type: 'error', code: POS_ERROR.DEBIT_UPLOADED, detail: `debit is ${debit.state}: refund it through the acquirer` };
-    const record = signVoidRecord(this.d.device, debitId, Math.floor(this.d.nowMs() / 1000));
+    // The protocol's void record (device/core/protocol/batch.ts), uploaded in the same batch as the debit.
+    const record = signVoid(fromHex(debitId), Math.floor(this.d.nowMs() / 1000), this.d.device);
     const r = this.d.journal.voidDebit(debitId, record);
     if (r === 'VOIDED') {
       this.d.log.info({ event: 'pos.void', debitId, chargeId: debit.chargeId, amount: debit.amount }, 'debit voided before upload');

@@ -64,7 +64,7 @@ export interface VoidedReply {
   type: 'voided';
   debitId: string;
   chargeId: string | null;
-  /** The signed void record (hex): debitId 16 | voidedAt u32 | device signature 64. */
+  /** The signed void record (hex), docs/protocol.md section 10: "VD" | 1 | debitId 16 | voidedAt u32 | signature 64. */
   record: string;
 }
 
