@@ -1,6 +1,15 @@
 /**
- * Key tooling of the reference back end (grown into the HTTP service by the reconciliation issue).
+ * The reference back end: the HTTP service, admin commands on its SQLite database, and the
+ * file-based key tooling of the demo (docs/backend-api.md).
  *
+ *   npm run backend -- serve [--port 8080] [--host 127.0.0.1] [--db var/backend/backend.db] [--admin-token t] [--enrol-token t]
+ *   npm run backend -- tokens | account create --account id --balance 100.00 [--currency EUR] | account show --account id
+ *                      | revoke wallet --wallet-key hex | revoke box --key-id hex | rotate merchant --merchant ID
+ *                      | rotate key --role authority|issuer|time | refund --debit hex --amount 1.00 | flags | ledger check  [--db f]
+ *   npm run backend -- enrol --db <db> --request <request.json> [--out <bundle.json>]        (records the box in the database)
+ *   npm run backend -- credential|wallet create --db <db> --account id ...                    (issues from the database)
+ *
+ * Without --db, `enrol`, `credential` and `wallet create` keep using the file authority (--dir):
  *   npm run backend -- keys init --dir <dir>
  *   npm run backend -- enrol --dir <dir> --request <request.json> [--out <bundle.json>]
  *   npm run backend -- wallet create --dir <dir> --out <wallet.json> [--currency EUR] [--limit 50.00] [--days 180]
@@ -14,6 +23,7 @@ import { parseAmount } from '../../device/core/money.ts';
 import { newWalletFile, saveWalletFile } from '../../wallet/cli/wallet-file.ts';
 import { EnrolmentRequestSchema } from '../lib/enrolment.ts';
 import { FileAuthority } from '../lib/file-authority.ts';
+import { DEFAULT_DB, runDbCommand, serve } from './db-commands.ts';
 
 const p = nobleProvider;
 
@@ -33,9 +43,27 @@ async function main(): Promise<void> {
       currency: { type: 'string', default: 'EUR' },
       limit: { type: 'string', default: '50.00' },
       days: { type: 'string', default: '180' },
+      db: { type: 'string' },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'admin-token': { type: 'string' },
+      'enrol-token': { type: 'string' },
+      account: { type: 'string' },
+      balance: { type: 'string' },
+      'key-id': { type: 'string' },
+      merchant: { type: 'string' },
+      role: { type: 'string' },
+      debit: { type: 'string' },
+      amount: { type: 'string' },
     },
   });
   const [cmd, sub] = positionals;
+  const fileCommand = cmd === 'keys' || ((cmd === 'enrol' || cmd === 'credential' || cmd === 'wallet') && !values.db);
+  if (cmd === 'serve') {
+    await serve({ ...values, db: values.db ?? DEFAULT_DB });
+    return;
+  }
+  if (cmd && !fileCommand && runDbCommand(cmd, sub, { ...values, db: values.db ?? DEFAULT_DB })) return;
   const dir = values.dir;
   const nowSec = Math.floor(Date.now() / 1000);
   const limit = parseAmount(values.limit, 2);
@@ -61,7 +89,11 @@ async function main(): Promise<void> {
     saveWalletFile(need(values.out, 'out'), newWalletFile(toHex(cred.bytes), seed, a.publicEntries().authorities));
     process.stderr.write(`wallet written to ${values.out}\n`);
   } else {
-    process.stderr.write('usage: backend keys init | enrol --request f | credential --wallet-key hex | wallet create --out f  [--dir var/authority]\n');
+    process.stderr.write(
+      'usage: backend serve [--port 8080] [--host 127.0.0.1] [--db f] [--admin-token t] [--enrol-token t]\n' +
+        '       backend tokens | account create|show | revoke wallet|box | rotate merchant|key | refund | flags | ledger check  [--db f]\n' +
+        '       backend keys init | enrol --request f | credential --wallet-key hex | wallet create --out f  [--dir var/authority | --db f]\n',
+    );
     process.exit(2);
   }
 }
