@@ -5,9 +5,12 @@
  * books balance. Plus faults against the real back end: the box killed mid-upload after the commit,
  * and an unreachable back end; and the bytes per debit on the wire.
  *
- * Not covered here (yet): payments through the serial scanner path (test/support/box-process.ts),
- * and killing the back-end process mid-batch.
+ * The back end "killed mid-batch" is its HTTP front dying with the request in hand, before or
+ * after the commit (same SQLite store behind it, as after a restart).
+ * Not covered here (yet): payments through the serial scanner path (test/support/box-process.ts).
  */
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLog } from '../../drivers/common/log.ts';
 import { FakeIndicator } from '../../drivers/indicator/fake.ts';
@@ -19,7 +22,8 @@ import { systemSyncTimers } from '../../device/sync/backoff.ts';
 import { SyncClient } from '../../device/sync/client.ts';
 import { SyncService } from '../../device/sync/sync-service.ts';
 import { type BatchSender, Uploader } from '../../device/sync/uploader.ts';
-import { type Fixture, startFixture, type TestBox } from '../../backend/testing/http-fixture.ts';
+import { createBackendServer } from '../../backend/http/server.ts';
+import { ADMIN, ENROL, type Fixture, startFixture, type TestBox } from '../../backend/testing/http-fixture.ts';
 
 const SHOP = { merchantId: 'SHOP-E2E', displayName: 'E2E Café', currency: 'EUR', location: { lat: 52.5, lon: 13.4 } };
 
@@ -174,5 +178,43 @@ describe('reconcile end to end against the reference back end', () => {
     const wireBoth = (client.stats.bytesOut + client.stats.bytesIn) / 200;
     console.info(`bytes per debit: body ${body.toFixed(1)}, wire up ${wireOut.toFixed(1)}, wire up+down ${wireBoth.toFixed(1)}`);
     expect(wireOut).toBeLessThanOrEqual(400);
+  });
+
+  it('back end killed mid-batch, before and after its commit: no loss, no duplicate', async () => {
+    const box = await f.enrolBox(SHOP);
+    const journal = openSqliteJournal({ path: ':memory:' });
+    journals.push(journal);
+    const spent = await takePayments(box, journal, 12);
+    const handler = createBackendServer(f.backend, { adminToken: ADMIN, enrolToken: ENROL }).listeners('request')[0] as RequestListener;
+    const kills: ('before-commit' | 'after-commit')[] = ['before-commit', 'after-commit', 'after-commit'];
+    const front: Server = createServer((req, res) => {
+      const kill = req.url === '/v1/box/batches' ? kills.shift() : undefined;
+      if (kill === 'before-commit') {
+        req.socket.destroy();
+        return;
+      }
+      if (kill === 'after-commit') {
+        res.writeHead = (() => {
+          req.socket.destroy();
+          return res;
+        }) as typeof res.writeHead;
+      }
+      handler(req, res);
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const client = clientFor(box, `http://127.0.0.1:${(front.address() as AddressInfo).port}`);
+      const u = uploaderFor(box, journal, client, 5);
+      await expect(u.run()).resolves.toMatchObject({ outcome: 'done' });
+      expect(kills).toEqual([]);
+      expect(u.stats.batchesSent).toBeGreaterThan(3);
+      expect(journal.counts()).toMatchObject({ settled: 12, pending: 0, uploaded: 0 });
+      expect(await f.balance('alice')).toBe(1000_00 - spent.alice);
+      expect(await f.balance(`merchant:${SHOP.merchantId}`)).toBe(spent.alice + spent.bob);
+      expect(f.backend.ledger.total()).toBe(0);
+    } finally {
+      front.closeAllConnections();
+      await new Promise((r) => front.close(r));
+    }
   });
 });
