@@ -136,8 +136,8 @@ export async function startBoxServices(d: BoxServicesDeps): Promise<BoxServices>
     },
   });
 
-  watchdog?.start();
   notifier.ready();
+  watchdog?.start();
   notifier.status(`ready: ${cfg.scanner.kind} scanner, control ${socketPath}`);
   log.info({ event: 'box.services', control: socketPath, sdNotify: notifier.enabled, watchdogMs: interval ?? null }, 'control socket and supervision up');
 
