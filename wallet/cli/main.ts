@@ -3,6 +3,8 @@
  *
  *   npm run wallet -- pay 12.50 [--send [host:port]] [--png f.png] [--svg f.svg] [--text] [--card QC:…|file] [--wallet file]
  *   npm run wallet -- show [--wallet file]
+ *   npm run wallet -- locate --lat 52.52 --lon 13.405 [--radius m] | --cell id | --bssid mac
+ *                    [--backend URL | --snapshot file] [--pay 12.50 [--send]]   (wallet/cli/locate.ts)
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -12,8 +14,10 @@ import { toHex } from '../../device/core/encoding/bytes.ts';
 import { formatAmount, parseAmount } from '../../device/core/money.ts';
 import { cardFromText, type IdentityCard } from '../../device/core/protocol/card.ts';
 import { maskToken } from '../../device/core/protocol/credential.ts';
+import { locateOffline, locateOnline, parseLocateQuery } from './locate.ts';
 import { renderQr } from './qr.ts';
-import { openWallet } from './wallet-file.ts';
+import { loadWalletFile, openWallet } from './wallet-file.ts';
+import { fromHex } from '../../device/core/encoding/bytes.ts';
 
 const DEFAULT_WALLET = 'var/demo/wallet.json';
 const DEFAULT_CARD = 'var/demo/merchant-card.txt';
@@ -21,7 +25,8 @@ const DEFAULT_CARD = 'var/demo/merchant-card.txt';
 function usage(): never {
   process.stderr.write(
     'usage: wallet pay <amount> [--send [host:port]] [--png file] [--svg file] [--text] [--card QC:…|file] [--wallet file]\n' +
-      '       wallet show [--wallet file]\n',
+      '       wallet show [--wallet file]\n' +
+      '       wallet locate --lat d --lon d [--radius m] | --cell id | --bssid mac  [--backend URL | --snapshot file] [--pay amount [--send]]\n',
   );
   process.exit(2);
 }
@@ -55,6 +60,14 @@ async function main(): Promise<void> {
       svg: { type: 'string' },
       text: { type: 'boolean' },
       quiet: { type: 'boolean' },
+      lat: { type: 'string' },
+      lon: { type: 'string' },
+      radius: { type: 'string' },
+      cell: { type: 'string' },
+      bssid: { type: 'string' },
+      backend: { type: 'string' },
+      snapshot: { type: 'string' },
+      pay: { type: 'string' },
     },
   });
   const [cmd, arg] = positionals;
@@ -66,10 +79,29 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (cmd !== 'pay' || !arg) usage();
-  const card = loadCard(values.card);
-  const amount = parseAmount(arg, card.currencyExponent);
-  if (amount === null || amount === 0) throw new Error(`wallet pay: expected an amount like 12.50, got ${JSON.stringify(arg)}`);
+  let card: IdentityCard;
+  let amountText = arg;
+  if (cmd === 'locate') {
+    const q = parseLocateQuery(values);
+    const walletPath = values.wallet ?? DEFAULT_WALLET;
+    const found = values.snapshot
+      ? locateOffline(nobleProvider, values.snapshot, new Map(loadWalletFile(walletPath).authorities.map((a) => [a.keyId, fromHex(a.publicKey)])), q)
+      : await locateOnline(values.backend ?? 'http://127.0.0.1:8080', q);
+    if (!found) throw new Error('wallet locate: no merchant found there');
+    process.stderr.write(`found ${found.card.displayName} (${found.merchantId})${found.distance_m !== undefined ? ` at ${found.distance_m} m` : ''} via the ${found.source}\n`);
+    if (!values.pay) {
+      process.stdout.write(`${JSON.stringify({ merchantId: found.merchantId, serial: found.card.serial, distance_m: found.distance_m, source: found.source })}\n`);
+      return;
+    }
+    card = found.card;
+    amountText = values.pay;
+  } else {
+    if (cmd !== 'pay' || !arg) usage();
+    card = loadCard(values.card);
+  }
+  if (!amountText) usage();
+  const amount = parseAmount(amountText, card.currencyExponent);
+  if (amount === null || amount === 0) throw new Error(`wallet pay: expected an amount like 12.50, got ${JSON.stringify(amountText)}`);
   const { text, counter } = wallet.pay(card, amount);
   process.stderr.write(`paying ${formatAmount(amount, card.currencyExponent, card.currency)} to ${card.displayName} (${card.merchantId}), counter ${counter}, ${text.length} chars\n`);
   if (values.png || values.svg || (!values.text && !values.send && !values.quiet)) {
