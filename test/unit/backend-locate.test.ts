@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fromHex } from '../../device/core/encoding/bytes.ts';
-import { verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
+import { type SettlementContext, verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
 import { type Fixture, startFixture } from '../../backend/testing/http-fixture.ts';
 import { locateOffline, locateOnline, parseLocateQuery } from '../../wallet/cli/locate.ts';
 
@@ -68,7 +68,7 @@ describe('verifyDebitForSettlement', () => {
     const alice = await f.newWallet('alice', 100_00);
     const d = f.pay(box, alice, 12_50);
     const b = f.backend;
-    const ctx = {
+    const ctx: SettlementContext = {
       devicePublicKey: box.identity.device.publicKey,
       merchantId: 'SHOP-A',
       cardBySerial: (s: number) => b.authority.cardBySerial(s),
@@ -77,7 +77,7 @@ describe('verifyDebitForSettlement', () => {
     };
     const ok = verifyDebitForSettlement(f.p, d.record, ctx);
     expect(ok).toMatchObject({ ok: true, debitId: d.debitId, amount: 12_50, currency: 'EUR', counter: 1 });
-    const code = (c: Partial<typeof ctx>) => {
+    const code = (c: Partial<SettlementContext>) => {
       const r = verifyDebitForSettlement(f.p, d.record, { ...ctx, ...c });
       return r.ok ? 'ok' : r.code;
     };
