@@ -11,7 +11,7 @@ const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 
 
 export const ConnectivityConfigSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('always') }).strict(),
-  /** Plain reachability: any 2xx from `url` (default <backendUrl>/health). */
+  /** Plain reachability: any 2xx from `url` (default <backendUrl>/v1/health). */
   z.object({ kind: z.literal('reachability'), url: z.string().url().optional(), timeoutMs: z.number().int().positive().default(5000) }).strict(),
   /** ModemManager: up only in state `connected` (a bearer), not `registered`. */
   z.object({ kind: z.literal('mmcli'), modem: z.string().default('any'), timeoutMs: z.number().int().positive().default(5000) }).strict(),

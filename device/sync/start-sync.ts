@@ -37,7 +37,7 @@ export interface RunningSync {
 }
 
 export async function createConnectivity(c: ConnectivityConfig, backendUrl: string, log: Log): Promise<Connectivity> {
-  const health = new URL('/health', backendUrl).toString();
+  const health = `${backendUrl.replace(/\/+$/, '')}/v1/health`;
   switch (c.kind) {
     case 'always': {
       const { AlwaysConnectivity } = await import('../../drivers/modem/reachability.ts');

@@ -21,6 +21,7 @@ import type { Journal } from '../../device/journal/types.ts';
 import { systemSyncTimers } from '../../device/sync/backoff.ts';
 import { SyncClient } from '../../device/sync/client.ts';
 import { SyncService } from '../../device/sync/sync-service.ts';
+import { createConnectivity } from '../../device/sync/start-sync.ts';
 import { type BatchSender, Uploader } from '../../device/sync/uploader.ts';
 import { createBackendServer } from '../../backend/http/server.ts';
 import { ADMIN, ENROL, type Fixture, startFixture, type TestBox } from '../../backend/testing/http-fixture.ts';
@@ -216,5 +217,11 @@ describe('reconcile end to end against the reference back end', () => {
       front.closeAllConnections();
       await new Promise((r) => front.close(r));
     }
+  });
+
+  it('reachability connectivity probes the back end health route', async () => {
+    const link = await createConnectivity({ kind: 'reachability', timeoutMs: 2000 }, f.base, silentLog);
+    await link.open();
+    await expect(link.check()).resolves.toMatchObject({ up: true, source: 'reachability' });
   });
 });
