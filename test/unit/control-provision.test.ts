@@ -33,8 +33,14 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       seenAuth.push(req.headers.authorization);
-      if (req.url !== '/v1/enrol' || req.method !== 'POST') return res.writeHead(404).end();
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) return res.writeHead(401).end('{"error":"bad token"}');
+      if (req.url !== '/v1/enrol' || req.method !== 'POST') {
+        res.writeHead(404).end();
+        return;
+      }
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+        res.writeHead(401).end('{"error":"bad token"}');
+        return;
+      }
       const enrolment = EnrolmentRequestSchema.parse(JSON.parse(body));
       const bundle = authority.enrol(enrolment, Math.floor(Date.now() / 1000));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...bundle, backendKey: authority.publicEntries().authorities[0] }));
