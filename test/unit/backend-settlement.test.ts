@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../device/core/encoding/bytes.ts';
 import { ENTRY, signVoid } from '../../device/core/protocol/batch.ts';
 import { decodeDebit, signDebit } from '../../device/core/protocol/debit.ts';
+import { join } from 'node:path';
+import { Backend } from '../../backend/lib/backend.ts';
 import { type Fixture, startFixture } from '../../backend/testing/http-fixture.ts';
 
 const SHOP_A = { merchantId: 'SHOP-A', displayName: 'Shop A', currency: 'EUR', location: { lat: 52.52, lon: 13.405 } };
@@ -59,6 +61,16 @@ describe('POST /v1/box/batches', () => {
     expect(await f.balance('alice')).toBe(100_00 - 15_50);
     expect(await f.balance('merchant:SHOP-A')).toBe(22_50);
     expect(f.backend.ledger.entrySum('merchant:SHOP-A')).toBe(22_50);
+
+    // A back end restarted after the commit (killed before answering) answers the resend the same way.
+    const restarted = Backend.open({ dbPath: join(f.dir, 'backend.db'), provider: f.p, now: () => f.clock.ms });
+    try {
+      const row = restarted.authority.box(box.client.keyIdHex)!;
+      expect(restarted.acquirer.processBatch(row, batch)).toEqual(first.body);
+      expect(restarted.ledger.account('alice')?.balance).toBe(100_00 - 15_50);
+    } finally {
+      restarted.close();
+    }
   });
 
   it('answers duplicate for a debit already settled by an earlier batch, and refuses another batch under a used batchSeq', async () => {
