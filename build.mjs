@@ -9,7 +9,7 @@
  * the bundle runs from the repository root or from a release directory that ships node_modules.
  * zxing-wasm stays external too: it reads its .wasm from its own package directory.
  *
- * Usage: node build.mjs [--quiet]
+ * Usage: node build.mjs [--quiet] [--release]
  */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -108,8 +108,11 @@ export async function buildAll({ quiet = false } = {}) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  buildAll({ quiet: process.argv.includes('--quiet') }).catch((e) => {
-    process.stderr.write(`build: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  });
+  buildAll({ quiet: process.argv.includes('--quiet') })
+    // --release: pack release/qrpay-box-<version>.tar.gz from the fresh bundle (scripts/release.mjs).
+    .then(() => (process.argv.includes('--release') ? import('./scripts/release.mjs').then((m) => m.makeRelease({ build: false })) : undefined))
+    .catch((e) => {
+      process.stderr.write(`build: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    });
 }
