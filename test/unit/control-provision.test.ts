@@ -75,6 +75,8 @@ describe('scanner provision', () => {
     expect(identity.merchantId).toBe('CAFE-42');
     expect(identity.ownCard.location).toBeDefined();
     expect(readBackendPin(s.store)).toMatchObject({ url, ...authority.publicEntries().authorities[0] });
+    // the sync service reads config.sync: the command prints the snippet to add
+    expect(s.output().err).toContain(`"sync": ${JSON.stringify({ backendUrl: url, backendKey: authority.publicEntries().authorities[0] })}`);
     const info = JSON.parse(s.store.readPublic('merchant.json')!) as Record<string, unknown>;
     expect(info).toMatchObject({ merchantId: 'CAFE-42', location: { lat: 48.1, lon: 11.6 }, bssids: ['aa:bb:cc:dd:ee:ff'], backendUrl: url });
     // the token is never written anywhere in the state dir

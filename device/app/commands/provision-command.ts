@@ -85,6 +85,12 @@ function splitEnrolmentAnswer(raw: unknown): { bundle: unknown; backendKey: { ke
   return { bundle, backendKey: k.data };
 }
 
+/** The sync service reads the back end from config.sync (root-owned): tell the technician what to add. */
+function syncHint(url: string, key: { keyId: string; publicKey: string } | undefined): string {
+  if (!key) return '';
+  return `add to the config (e.g. /etc/qrpay/config.json), then restart the service:\n  "sync": ${JSON.stringify({ backendUrl: url, backendKey: key })}\n`;
+}
+
 function summary(identity: BoxIdentity, nowMs: number): string {
   const c = identity.ownCard;
   return `provisioned ${identity.merchantId} "${c.displayName}": card ${c.serial}, till ${c.tillId}, ${c.currency}, valid ${daysLeft(c.notAfter, nowMs)} more days\n`;
@@ -127,6 +133,7 @@ export async function provisionCommand(cfg: BoxConfig, o: ProvisionOptions, io: 
     const backendUrl = o.backend ?? (stored ? (JSON.parse(stored) as StoredMerchant).backendUrl : undefined);
     if (backendUrl) writeBackendPin(store, { url: backendUrl, ...(backendKey ?? {}), pinnedAtMs: nowMs });
     io.out(summary(identity, nowMs));
+    if (backendUrl && !cfg.sync) io.err(syncHint(backendUrl, backendKey));
     return 0;
   }
 
@@ -151,6 +158,7 @@ export async function provisionCommand(cfg: BoxConfig, o: ProvisionOptions, io: 
     const identity = importBundle(store, p, bundle, nowSec);
     writeBackendPin(store, { url: o.backend!, ...(backendKey ?? {}), pinnedAtMs: nowMs });
     io.out(summary(identity, nowMs));
+    if (!cfg.sync) io.err(syncHint(o.backend!, backendKey));
     return 0;
   }
   writeFileSync(o.requestOut!, `${JSON.stringify(request, null, 2)}\n`, { mode: 0o644 });

@@ -65,7 +65,8 @@ export async function readThrottledDefault(): Promise<string | undefined> {
 }
 
 export async function probeBackendDefault(url: string): Promise<number> {
-  const res = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(5000) });
+  // The back end's health route (docs/backend-api.md); any HTTP answer proves reachability.
+  const res = await fetch(`${url.replace(/\/+$/, '')}/v1/health`, { method: 'GET', signal: AbortSignal.timeout(5000) });
   await res.body?.cancel();
   return res.status;
 }
@@ -146,7 +147,7 @@ export async function runSelftest(parts: SelftestParts, mode: SelftestReport['mo
       ),
     )),
   );
-  checks.push(...(await guarded('backend', false, () => checkBackend(readBackendPin(parts.store)?.url, env.probeBackend))));
+  checks.push(...(await guarded('backend', false, () => checkBackend(cfg.sync?.backendUrl ?? readBackendPin(parts.store)?.url, env.probeBackend))));
   checks.push(...(await guarded('power', false, async () => checkPower(await env.readThrottled()))));
   return summarise(checks, mode, nowMs);
 }
