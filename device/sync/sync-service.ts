@@ -127,7 +127,18 @@ export class SyncService {
     }
     report.backlog = this.updateIndicator();
     this.last = report;
+    this.recordLastSync(report);
     return report;
+  }
+
+  /** For `scanner status`: meta 'sync.last' = {atMs, ok, linkUp, code?} (read by device/app/control/status.ts). */
+  private recordLastSync(r: RoundReport): void {
+    const ok = r.link.up && r.upload?.outcome !== 'failed';
+    try {
+      this.o.journal.setMeta('sync.last', { atMs: this.o.clock.nowMs(), ok, linkUp: r.link.up, ...(r.link.code ? { code: r.link.code } : {}) });
+    } catch (e) {
+      this.log.warn({ event: 'sync.meta-failed', code: codeOf(e) }, 'cannot record the last sync');
+    }
   }
 
   private updateIndicator(): RoundReport['backlog'] {
