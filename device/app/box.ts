@@ -1,7 +1,7 @@
 /**
  * The composition root: the only place that knows which drivers exist and wires them together.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Log } from '../../drivers/common/log.ts';
 import { createIndicator } from '../../drivers/indicator/factory.ts';
@@ -105,6 +105,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     loadLastKnownGood: () => journal.getMeta('clock.lastKnownGoodMs') as number | undefined,
     saveLastKnownGood: (ms) => journal.setMeta('clock.lastKnownGoodMs', ms),
     floorMs: BUILD_FLOOR_MS,
+    systemClockSynced: () => existsSync('/run/systemd/timesync/synchronized'),
   });
   const nowSec = () => Math.floor(clock.nowMs() / 1000);
 

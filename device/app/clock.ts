@@ -5,6 +5,9 @@
  *   elapsed since start; it moves forward only through elapsed time and back-end signed time.
  * - upper bound = the system clock plus an allowance when the system clock is not behind the
  *   lower bound; otherwise the lower bound plus a wide allowance (a box booted in 1970).
+ * - When the kernel reports the system clock synchronised by NTP (systemd-timesyncd's
+ *   /run/systemd/timesync/synchronized), the lower bound may follow the system clock (minus a
+ *   margin); a spoofed NTP can then only make codes look stale, never accept old ones.
  * - A timestamp inside a QR code never moves either bound.
  */
 import type { ClockView } from '../core/views.ts';
@@ -18,7 +21,11 @@ export interface ClockDeps {
   saveLastKnownGood: (ms: number) => void;
   /** No true time is earlier than this (the release's build time). */
   floorMs: number;
+  /** True when NTP has synchronised the system clock (optional; default never). */
+  systemClockSynced?: () => boolean;
 }
+
+const SYNCED_MARGIN_MS = 5_000;
 
 const SYSTEM_ALLOWANCE_MS = 10 * 60_000;
 const UNKNOWN_ALLOWANCE_MS = 30 * 24 * 3600_000;
@@ -33,8 +40,13 @@ export class BoxClock {
   }
 
   view(): ClockView {
-    const lowerMs = this.baseLowerMs + (this.deps.monoNow() - this.baseMono);
     const wall = this.deps.wallNow();
+    let lowerMs = this.baseLowerMs + (this.deps.monoNow() - this.baseMono);
+    if (this.deps.systemClockSynced?.() && wall - SYNCED_MARGIN_MS > lowerMs) {
+      this.baseLowerMs = wall - SYNCED_MARGIN_MS;
+      this.baseMono = this.deps.monoNow();
+      lowerMs = this.baseLowerMs;
+    }
     const upperMs = wall >= lowerMs ? wall + SYSTEM_ALLOWANCE_MS : lowerMs + UNKNOWN_ALLOWANCE_MS;
     return { lowerMs, upperMs };
   }

@@ -36,7 +36,7 @@ async function configureGm65(cfg: SerialConfig, log: Log): Promise<number> {
 }
 
 export async function createScanner(cfg: BoxConfig['scanner'], log: Log): Promise<Scanner> {
-  const l = log.child({ driver: 'scanner', kind: cfg.kind });
+  const l = log.child({ scannerKind: cfg.kind });
   switch (cfg.kind) {
     case 'tcp-sim': {
       const { TcpSimScanner } = await import('../../drivers/scanner/tcp-sim.ts');

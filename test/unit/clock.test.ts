@@ -4,7 +4,7 @@ import { BoxClock } from '../../device/app/clock.ts';
 const DAY = 86400_000;
 const LKG = Date.UTC(2026, 10, 20);
 
-function clock(wall: number, opts: { lkg?: number; floor?: number } = {}) {
+function clock(wall: number, opts: { lkg?: number; floor?: number; synced?: boolean } = {}) {
   let saved: number | undefined;
   let mono = 0;
   let w = wall;
@@ -16,6 +16,7 @@ function clock(wall: number, opts: { lkg?: number; floor?: number } = {}) {
       saved = ms;
     },
     floorMs: opts.floor ?? 0,
+    systemClockSynced: () => opts.synced ?? false,
   });
   const tick = (ms: number) => {
     mono += ms;
@@ -54,5 +55,12 @@ describe('BoxClock bounds', () => {
     expect(saved()).toBe(LKG + DAY);
     c.applySignedTime(LKG);
     expect(c.view().lowerMs).toBe(LKG + DAY);
+  });
+
+  it('an NTP-synchronised system clock raises the lower bound (minus a margin), never lowers it', () => {
+    const { c } = clock(LKG + DAY, { lkg: LKG, synced: true });
+    expect(c.view().lowerMs).toBe(LKG + DAY - 5000);
+    const back = clock(LKG - DAY, { lkg: LKG, synced: true });
+    expect(back.c.view().lowerMs).toBe(LKG);
   });
 });
