@@ -4,10 +4,13 @@
  * transaction together with the version bump, so a crash leaves the previous version intact.
  * A database whose version is newer than `MIGRATIONS.length` is refused (JOURNAL_TOO_NEW).
  *
- * Schema (current = v2):
+ * Schema (current = v3). v1 and v2 are frozen (boxes in the field have them); v3 reshapes the
+ * hot path: one accepted payment writes ONE row (the debit) and its 2 unique-index entries.
  *
- *   debits        one row per accepted payment (the outbox)
- *     seq            INTEGER PRIMARY KEY   insertion order (stable across VACUUM)
+ *   debits        one row per accepted payment (the outbox), and while it exists also the replay
+ *                 entry of its (walletKey, counter) and the last outcome of its scan
+ *     seq            INTEGER PRIMARY KEY   write order; from v3 drawn from the outcome sequence
+ *                                          (see below), so it stays increasing across VACUUM
  *     debitId        TEXT UNIQUE NOT NULL  hex id derived from (walletKey, counter)
  *     walletKey      TEXT NOT NULL         wallet public key, hex
  *     counter        INTEGER NOT NULL      UNIQUE(walletKey, counter): the dedup key
@@ -24,13 +27,24 @@
  *     finalAtMs      INTEGER               when settled/rejected
  *     voidRecord     BLOB                  (v2) signed void, set only while pending
  *     voidedAtMs     INTEGER               (v2)
- *     indexes: (state, seq) for the outbox, (acceptedAtMs) for totals/prune
+ *     scanKey        TEXT                  (v3) scan this debit answered; NULL on older rows,
+ *                                          whose accept outcome sits in last_outcome
+ *     scanAtMs       INTEGER               (v3) time of that outcome
+ *     replayUntilMs  INTEGER               (v3) credential expiry: prune() moves it into `replay`
+ *                                          when it deletes the row; set to NULL once passed
+ *     indexes: (state, seq) for the outbox; (acceptedAtMs) was dropped in v3 (totals, prune
+ *              and export scan the table, off the payment path)
  *
- *   replay        (walletKey, counter) PRIMARY KEY, expiresAtMs  -- kept until credential expiry,
- *                 independent of debit retention; WITHOUT ROWID
+ *   replay        (walletKey, counter) PRIMARY KEY, expiresAtMs; WITHOUT ROWID. Replay entries
+ *                 of debits that are gone: v3 writes a row only when prune() deletes a settled
+ *                 debit whose credential has not expired (v1/v2 wrote one per accept; those stay
+ *                 until they expire). (walletKey, counter) is used iff a debit or a replay row has it.
  *
- *   last_outcome  id INTEGER PRIMARY KEY (write order), scanKey TEXT UNIQUE, kind, code, debitId, atMs
- *                 written with INSERT OR REPLACE so the newest write has the highest id
+ *   last_outcome  id INTEGER PRIMARY KEY, scanKey TEXT UNIQUE, kind, code, debitId, atMs
+ *                 from v3: declines only (v1/v2 accept rows stay until trimmed). `id` and
+ *                 debits.seq share ONE sequence (next = max of both + 1), so the newer of a
+ *                 decline and a debit is the one with the larger number; v3 shifted the old ids
+ *                 above every old seq, keeping the previous newest outcome the newest
  *
  *   declines      id INTEGER PRIMARY KEY, code, scanKey, atMs -- bounded ring (last N kept)
  *
@@ -119,6 +133,22 @@ export const MIGRATIONS: readonly Migration[] = [
           createdAtMs INTEGER NOT NULL,
           updatedAtMs INTEGER NOT NULL
         );
+      `);
+    },
+  },
+  {
+    version: 3,
+    description: 'hot path: the debit row carries its scan outcome and replay expiry; one outcome sequence',
+    up(db) {
+      // last_outcome ids move above every debit seq (via negatives, so no id collides midway):
+      // the old newest outcome stays the newest under the shared sequence.
+      db.exec(`
+        ALTER TABLE debits ADD COLUMN scanKey TEXT;
+        ALTER TABLE debits ADD COLUMN scanAtMs INTEGER;
+        ALTER TABLE debits ADD COLUMN replayUntilMs INTEGER;
+        DROP INDEX debits_accepted;
+        UPDATE last_outcome SET id = -id;
+        UPDATE last_outcome SET id = (SELECT COALESCE(MAX(seq), 0) FROM debits) - id;
       `);
     },
   },

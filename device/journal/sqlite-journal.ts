@@ -7,7 +7,8 @@
  * - One connection per process; better-sqlite3 is synchronous, so no two journal calls
  *   interleave inside the process. Other processes (CLI tools) are serialised by SQLite
  *   locks; `busy_timeout` makes them wait instead of failing at once.
- * - Every multi-statement change runs in one transaction (all or nothing).
+ * - Every multi-statement change runs in one transaction (all or nothing); the payment-path
+ *   and prune transactions and their own invariants are in sqlite-transactions.ts.
  * - Every failure leaves as a BoxError (JOURNAL_DUPLICATE, JOURNAL_INVALID or JOURNAL_IO).
  */
 import type BetterSqlite3 from 'better-sqlite3';
@@ -17,6 +18,8 @@ import { BoxError } from '../core/errors.ts';
 import { applyMigrations, MIGRATIONS } from './migrations.ts';
 import { prepareStatements } from './sqlite-statements.ts';
 import type { JournalStatements } from './sqlite-statements.ts';
+import { makeTransactions } from './sqlite-transactions.ts';
+import type { JournalTransactions } from './sqlite-transactions.ts';
 import type { Migration, MigrationOutcome } from './migrations.ts';
 import {
   checkBytes,
@@ -52,6 +55,7 @@ import type {
 } from './types.ts';
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+export const DEFAULT_OUTCOME_LOG_SIZE = 64;
 
 export interface SqliteJournalOptions {
   /** Database file, inside the (checked) state directory. */
@@ -60,7 +64,11 @@ export interface SqliteJournalOptions {
   retentionMs?: number;
   /** Decline log size (default 500). */
   declineLogSize?: number;
-  /** How many last outcomes are kept (default 1000). */
+  /**
+   * How many of the newest outcomes (accepts and declines) lastOutcome() answers from (default 64;
+   * the Acceptor asks only within its repeat window of at most 60 s). Older declines are deleted;
+   * older debits stay, but lastOutcome() scans only this many numbers at the tail of the table.
+   */
   outcomeLogSize?: number;
   /** How long to wait for another process's lock (default 5000 ms). */
   busyTimeoutMs?: number;
@@ -141,31 +149,17 @@ export class SqliteJournal implements Journal {
   readonly #db: BetterSqlite3.Database;
   readonly #now: () => number;
   readonly #retentionMs: number;
-  readonly #declineLogSize: number;
   readonly #outcomeLogSize: number;
   readonly #s: JournalStatements;
-  readonly #acceptTx: (d: DebitInsert, o: OutcomeInsert) => void;
-  readonly #declineTx: (d: DeclineInsert) => void;
+  readonly #tx: JournalTransactions;
 
   constructor(db: BetterSqlite3.Database, options: SqliteJournalOptions) {
     this.#db = db;
     this.#now = options.now ?? Date.now;
     this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-    this.#declineLogSize = options.declineLogSize ?? 500;
-    this.#outcomeLogSize = options.outcomeLogSize ?? 1000;
+    this.#outcomeLogSize = options.outcomeLogSize ?? DEFAULT_OUTCOME_LOG_SIZE;
     this.#s = prepareStatements(db);
-    const s = this.#s;
-    this.#acceptTx = db.transaction((d: DebitInsert, o: OutcomeInsert) => {
-      s.insertDebit.run(d.debitId, d.walletKey, d.counter, d.amount, d.currency, d.chargeId, d.acceptedAtMs, d.cardSerial, d.record);
-      s.insertReplay.run(d.walletKey, d.counter, d.credentialExpiresAtMs);
-      s.putOutcome.run(o.scanKey, 'accept', null, d.debitId, o.atMs);
-    });
-    this.#declineTx = db.transaction((d: DeclineInsert) => {
-      const id = Number(s.insertDecline.run(d.code, d.scanKey, d.atMs).lastInsertRowid);
-      s.trimDeclines.run(id - this.#declineLogSize);
-      const oid = Number(s.putOutcome.run(d.scanKey, 'decline', d.code, null, d.atMs).lastInsertRowid);
-      s.trimOutcomes.run(oid - this.#outcomeLogSize);
-    });
+    this.#tx = makeTransactions(db, this.#s, { declineLogSize: options.declineLogSize ?? 500, outcomeLogSize: this.#outcomeLogSize });
   }
 
   /** Runs `body`, turning every failure into a BoxError. */
@@ -180,14 +174,14 @@ export class SqliteJournal implements Journal {
   commitAccept(debit: DebitInsert, outcome: OutcomeInsert): void {
     checkDebit(debit);
     checkText('commitAccept', 'scanKey', outcome.scanKey);
-    this.#guard('commitAccept', () => this.#acceptTx(debit, outcome));
+    this.#guard('commitAccept', () => this.#tx.accept(debit, outcome));
   }
 
   commitDecline(decline: DeclineInsert): void {
     checkText('commitDecline', 'scanKey', decline.scanKey);
     checkText('commitDecline', 'code', decline.code, 64);
     checkInt('commitDecline', 'atMs', decline.atMs, 0);
-    this.#guard('commitDecline', () => this.#declineTx(decline));
+    this.#guard('commitDecline', () => this.#tx.decline(decline));
   }
 
   hasReplay(walletKey: string, counter: number): boolean {
@@ -200,7 +194,7 @@ export class SqliteJournal implements Journal {
 
   lastOutcome(scanKey: string): LastOutcome | undefined {
     return this.#guard('lastOutcome', () => {
-      const r = this.#s.lastOutcome.get(scanKey) as RawOutcome | undefined;
+      const r = this.#s.lastOutcome.get({ scanKey, window: this.#outcomeLogSize }) as RawOutcome | undefined;
       return r === undefined ? undefined : toOutcome(r);
     });
   }
@@ -340,15 +334,7 @@ export class SqliteJournal implements Journal {
 
   prune(nowMs: number): PruneCounts {
     checkInt('prune', 'nowMs', nowMs, 0);
-    return this.#guard('prune', () =>
-      this.#db.transaction((): PruneCounts => {
-        const debits = this.#s.pruneDebits.run(nowMs - this.#retentionMs).changes;
-        const replay = this.#s.pruneReplay.run(nowMs).changes;
-        const maxId = (this.#s.maxOutcomeId.get() as { m: number }).m;
-        const outcomes = this.#s.trimOutcomes.run(maxId - this.#outcomeLogSize).changes;
-        return { debits, replay, outcomes };
-      })(),
-    );
+    return this.#guard('prune', () => this.#tx.prune(nowMs, this.#retentionMs));
   }
 
   totals(fromMs: number, toMs: number): Record<string, CurrencyTotal> {

@@ -61,7 +61,7 @@ afterEach(() => {
 describe('SqliteJournal: payment path', () => {
   it('sets WAL, synchronous=FULL, foreign keys and a busy timeout on the connection', () => {
     const s = openJ({ busyTimeoutMs: 1234 }).settings();
-    expect(s).toMatchObject({ journalMode: 'wal', synchronous: 2, foreignKeys: true, busyTimeoutMs: 1234, userVersion: 2 });
+    expect(s).toMatchObject({ journalMode: 'wal', synchronous: 2, foreignKeys: true, busyTimeoutMs: 1234, userVersion: 3 });
   });
 
   it('commits an accept and reads back the debit, the replay entry and the outcome', () => {
