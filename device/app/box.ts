@@ -19,7 +19,8 @@ import { FileKeyStore } from '../keys/file-keystore.ts';
 import { Acceptor, type AcceptorEvents, patternForOutcome, type ScanOutcome } from './acceptor.ts';
 import { BoxClock } from './clock.ts';
 import type { BoxConfig } from './config.ts';
-import { ensureDemo } from './demo.ts';
+import { DEMO_HINT, ensureDemo } from './demo.ts';
+import { type OnlineDemo, startOnlineDemo } from './demo-backend.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { startBoxServices } from './control/box-services.ts';
 import { createNfcReader, NfcService } from './nfc-service.ts';
@@ -97,6 +98,13 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   if (!cfg.allowVolatileState) checkStateDirSafe(stateDir);
   const p = cfg.crypto === 'node' ? createNodeProvider() : nobleProvider;
+  // Embedded default: the local reference back end in-process, this box enrolled online with it
+  // (it may move a stale older demo state dir aside, so it runs before the journal opens).
+  const onlineDemo: OnlineDemo | undefined = cfg.demo?.backend
+    ? await startOnlineDemo({ p, stateDir, demo: { ...cfg.demo, backend: cfg.demo.backend, currency: cfg.currency }, log })
+    : undefined;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const syncConfig = cfg.sync ?? onlineDemo?.sync;
   const store = new FileKeyStore({ stateDir });
   const journal = openSqliteJournal({ path: resolve(stateDir, 'journal.db'), retentionMs: cfg.journal.retentionDays * 86400_000 });
   const clock = new BoxClock({
@@ -109,10 +117,11 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   });
   const nowSec = () => Math.floor(clock.nowMs() / 1000);
 
-  if (cfg.demo) {
+  if (cfg.demo && !onlineDemo) {
     ensureDemo(p, store, { ...cfg.demo, currency: cfg.currency }, nowSec(), log);
-    // The demo has no back end yet: it refreshes its own (empty) revocation list at every start.
-    journal.setMeta('revocations', { version: 1, issuedAtMs: clock.nowMs(), wallets: [] });
+    // The offline demo has no back end: it refreshes its own (empty) revocation list at every start.
+    // With a back end (onlineDemo or cfg.sync) the list comes from it.
+    if (!syncConfig) journal.setMeta('revocations', { version: 1, issuedAtMs: clock.nowMs(), wallets: [] });
   }
   const { identity } = loadProvisioned(store, p, nowSec());
   const sessions = new NfcSessionStore(() => clock.view().lowerMs);
@@ -212,7 +221,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   persistTimer.unref();
   clock.persist();
   // Reconciliation (device/sync): time -> revocations -> upload -> updates whenever the link is up.
-  const sync = cfg.sync ? await startSync(cfg.sync, { p, journal, clock, indicator, identity, store, log }) : undefined;
+  const sync = syncConfig ? await startSync(syncConfig, { p, journal, clock, indicator, identity, store, log }) : undefined;
   // Control socket, then READY=1 and the watchdog: systemd sees "ready" only once payments work.
   const nfcStatus = nfc ? () => nfc?.status ?? { state: 'starting', readers: [] } : undefined;
   const services = await startBoxServices({ cfg, log, journal, clock, indicator, scanner, card: identity.ownCard, store, provider: p, ...(nfcStatus ? { nfcStatus } : {}) });
@@ -220,6 +229,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     { event: 'box.ready', merchantId: identity.merchantId, card: identity.ownCard.serial, till: identity.ownCard.tillId, scanner: cfg.scanner.kind, indicator: cfg.indicator.kind, crypto: p.name },
     'box ready',
   );
+  if (cfg.demo) process.stdout.write(`\n${DEMO_HINT}${onlineDemo ? ` (the local back end at ${onlineDemo.url} settles it within ${syncConfig?.intervalSec ?? 10} s)` : ''}\n\n`);
 
   return {
     acceptor,
@@ -237,6 +247,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     setCharge: applyCharge,
     async stop() {
       await sync?.stop();
+      await onlineDemo?.close();
       await services.stop();
       clearInterval(persistTimer);
       await pos?.close();

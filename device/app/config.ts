@@ -72,7 +72,23 @@ export const ConfigSchema = z
   .object({
     stateDir: z.string().min(1),
     /** Embedded default only: provision a demo merchant, authority and wallet under this directory. */
-    demo: z.object({ dir: z.string().min(1), merchantId: z.string().default('DEMO-CAFE'), displayName: z.string().default('Demo Café') }).strict().optional(),
+    demo: z
+      .object({
+        dir: z.string().min(1),
+        merchantId: z.string().default('DEMO-CAFE'),
+        displayName: z.string().default('Demo Café'),
+        /** Run the reference back end in-process and enrol the demo box with it (device/app/demo-backend.ts); absent = offline demo. */
+        backend: z
+          .object({
+            host: z.string().default('127.0.0.1'),
+            port: z.number().int().min(0).max(65535).default(8787),
+            intervalSec: z.number().int().positive().default(10),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     currency: z.string().regex(/^[A-Z]{3}$/),
     timezone: z.string().default('UTC'),
     amount: z.discriminatedUnion('mode', [
