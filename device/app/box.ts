@@ -213,6 +213,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
       queue,
       offer: () => charges.offerForTap(),
       log,
+      ttlSeconds: cfg.nfc.sessionTtlSec,
     });
     if (!(await nfc.start())) nfc = undefined;
   }

@@ -117,9 +117,18 @@ export const ConfigSchema = z
     pos: PosSchema.optional(),
     /** NFC merchant-identity exchange with tapping phones (drivers/nfc). */
     nfc: z
-      .object({ enabled: z.boolean().default(false), reader: z.enum(['pcsc', 'fake']).default('pcsc') })
+      .object({
+        enabled: z.boolean().default(false),
+        /** 'sim': a local socket plays the field (drivers/nfc/socket-sim.ts; demo and HIL tests). */
+        reader: z.enum(['pcsc', 'fake', 'sim']).default('pcsc'),
+        /** Unix socket path of the 'sim' reader. */
+        socket: z.string().min(1).max(100).optional(),
+        /** How long a tap's session (key, challenge, charge) stays usable. */
+        sessionTtlSec: z.number().int().min(1).max(3600).default(120),
+      })
       .strict()
-      .default({ enabled: false, reader: 'pcsc' }),
+      .refine((n) => n.reader !== 'sim' || n.socket !== undefined, { message: "reader 'sim' needs nfc.socket (a unix socket path)", path: ['socket'] })
+      .default({ enabled: false, reader: 'pcsc', sessionTtlSec: 120 }),
     crypto: z.enum(['node', 'noble']).default('node'),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({ level: 'info' }),
     /** Reconciliation with the back end (device/sync/config-schema.ts); absent = the box runs offline. */

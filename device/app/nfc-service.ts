@@ -13,6 +13,7 @@ import type { Log } from '../../drivers/common/log.ts';
 import { type BoxExchangeOptions, type BoxExchangeResult, runBoxExchange } from '../../drivers/nfc/exchange.ts';
 import { FakeNfcReader } from '../../drivers/nfc/fake.ts';
 import { PcscNfcReader } from '../../drivers/nfc/pcsc-reader.ts';
+import { SocketSimNfcReader } from '../../drivers/nfc/socket-sim.ts';
 import type { NfcReader, NfcStatus, NfcTap } from '../../drivers/nfc/types.ts';
 import type { CryptoProvider, Ed25519Signer } from '../core/crypto/provider.ts';
 import { toHex } from '../core/encoding/bytes.ts';
@@ -148,5 +149,13 @@ export class NfcService {
 
 /** The reader the configuration names (lazy native load happens in its open()). */
 export function createNfcReader(cfg: BoxConfig['nfc'], log: Log): NfcReader {
-  return cfg.reader === 'fake' ? new FakeNfcReader() : new PcscNfcReader({ log });
+  switch (cfg.reader) {
+    case 'fake':
+      return new FakeNfcReader();
+    case 'sim':
+      if (!cfg.socket) throw new BoxError('CONFIG_INVALID', "createNfcReader: reader 'sim' needs nfc.socket");
+      return new SocketSimNfcReader({ log, listen: { path: cfg.socket } });
+    case 'pcsc':
+      return new PcscNfcReader({ log });
+  }
 }
