@@ -11,20 +11,10 @@
  * enc length, an all-zero DH result or a tag failure give null. Programming errors on the sender
  * side (a public key of the wrong length) throw with a message naming the function.
  */
+import { concatBytes } from '../encoding/bytes.ts';
 import type { CryptoProvider, X25519PrivateKey } from './provider.ts';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const cat = (...parts: Uint8Array[]): Uint8Array => {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
 
 const EMPTY = new Uint8Array(0);
 const MODE_BASE = 0x00;
@@ -33,13 +23,13 @@ const N_KEY = 32;
 const N_NONCE = 12;
 const N_PK = 32;
 /** KEM suite_id = "KEM" || I2OSP(0x0020, 2) */
-const KEM_SUITE_ID = cat(ascii('KEM'), Uint8Array.of(0x00, 0x20));
+const KEM_SUITE_ID = concatBytes(ascii('KEM'), Uint8Array.of(0x00, 0x20));
 /** HPKE suite_id = "HPKE" || I2OSP(kem, 2) || I2OSP(kdf, 2) || I2OSP(aead, 2) */
-const HPKE_SUITE_ID = cat(ascii('HPKE'), Uint8Array.of(0x00, 0x20, 0x00, 0x01, 0x00, 0x03));
+const HPKE_SUITE_ID = concatBytes(ascii('HPKE'), Uint8Array.of(0x00, 0x20, 0x00, 0x01, 0x00, 0x03));
 const HPKE_V1 = ascii('HPKE-v1');
 
 /** "HPKE-v1" || suite_id || label, built once per label. */
-const labelPrefix = (suiteId: Uint8Array, label: string): Uint8Array => cat(HPKE_V1, suiteId, ascii(label));
+const labelPrefix = (suiteId: Uint8Array, label: string): Uint8Array => concatBytes(HPKE_V1, suiteId, ascii(label));
 const L_EAE_PRK = labelPrefix(KEM_SUITE_ID, 'eae_prk');
 const L_SHARED_SECRET = labelPrefix(KEM_SUITE_ID, 'shared_secret');
 const L_DKP_PRK = labelPrefix(KEM_SUITE_ID, 'dkp_prk');
@@ -62,7 +52,7 @@ export const BASE_PSK_ID_HASH = Uint8Array.from([
 
 /** LabeledExtract(salt, label, ikm) = HKDF-Extract(salt, prefix || ikm). An empty salt is HashLen zeros for HMAC, same thing. */
 function labeledExtract(p: CryptoProvider, salt: Uint8Array, prefix: Uint8Array, ikm: Uint8Array): Uint8Array {
-  return p.hmacSha256(salt, ikm.length === 0 ? prefix : cat(prefix, ikm));
+  return p.hmacSha256(salt, ikm.length === 0 ? prefix : concatBytes(prefix, ikm));
 }
 
 /** LabeledExpand(prk, label, info, L) = HKDF-Expand(prk, I2OSP(L, 2) || prefix || info, L). */
@@ -97,13 +87,13 @@ function labeledExpand(p: CryptoProvider, prk: Uint8Array, prefix: Uint8Array, i
 /** ExtractAndExpand(dh, kem_context) of DHKEM. */
 function kemSharedSecret(p: CryptoProvider, dh: Uint8Array, enc: Uint8Array, pkR: Uint8Array): Uint8Array {
   const eaePrk = labeledExtract(p, EMPTY, L_EAE_PRK, dh);
-  return labeledExpand(p, eaePrk, L_SHARED_SECRET, cat(enc, pkR), N_SECRET);
+  return labeledExpand(p, eaePrk, L_SHARED_SECRET, concatBytes(enc, pkR), N_SECRET);
 }
 
 /** key_schedule_context = mode || psk_id_hash || info_hash (base mode). */
 function keyScheduleContext(p: CryptoProvider, info: Uint8Array): Uint8Array {
   const infoHash = labeledExtract(p, EMPTY, L_INFO_HASH, info);
-  return cat(Uint8Array.of(MODE_BASE), BASE_PSK_ID_HASH, infoHash);
+  return concatBytes(Uint8Array.of(MODE_BASE), BASE_PSK_ID_HASH, infoHash);
 }
 
 export interface HpkeKeySchedule {

@@ -2,16 +2,14 @@ import type { CryptoProvider, Ed25519Signer } from '../crypto/provider.ts';
 import { concatBytes } from '../encoding/bytes.ts';
 import { KEY_ID_LENGTH, LABEL } from './constants.ts';
 
-const labelBytes = new Map<string, Uint8Array>();
-
-/** ASCII(label) || 0x00: the domain-separation prefix of every signed or hashed message. */
+/**
+ * ASCII(label) || 0x00: the domain-separation prefix of every signed or hashed message.
+ * A fresh array each call: a shared cached one would let any caller that writes into it change the
+ * domain separation of every later signature (and was module-level mutable state).
+ */
 export function labelPrefix(label: string): Uint8Array {
-  let b = labelBytes.get(label);
-  if (!b) {
-    b = new Uint8Array(label.length + 1);
-    for (let i = 0; i < label.length; i++) b[i] = label.charCodeAt(i);
-    labelBytes.set(label, b);
-  }
+  const b = new Uint8Array(label.length + 1);
+  for (let i = 0; i < label.length; i++) b[i] = label.charCodeAt(i);
   return b;
 }
 
