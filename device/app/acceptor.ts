@@ -118,7 +118,7 @@ export class Acceptor {
       { event: 'scan.accept', debitId: decision.debitId, amount: decision.amount, currency: decision.currency, chargeId: decision.chargeId, flow: decision.flow, us: decidedInUs },
       'payment accepted',
     );
-    this.d.events?.paid?.({ chargeId: decision.chargeId, debitId: decision.debitId, amount: decision.amount, currency: decision.currency });
+    this.notify('paid', () => this.d.events?.paid?.({ chargeId: decision.chargeId, debitId: decision.debitId, amount: decision.amount, currency: decision.currency }));
     return { kind: 'accept', debitId: decision.debitId, amount: decision.amount, currency: decision.currency, chargeId: decision.chargeId, decidedInUs };
   }
 
@@ -133,7 +133,20 @@ export class Acceptor {
       }
     }
     this.d.log.info({ event: 'scan.decline', code, category, detail, chargeId }, 'payment declined');
-    this.d.events?.declined?.({ chargeId, code });
+    this.notify('declined', () => this.d.events?.declined?.({ chargeId, code }));
     return { kind: 'decline', code, category, detail, chargeId };
+  }
+
+  /**
+   * The debit is committed and signalled by now: a listener that throws (the POS charge book, a
+   * hook) must not turn that into a failed scan. The charge book re-derives paid charges from the
+   * debits table at start (ChargeBook.reconcile), so a lost event is repaired there.
+   */
+  private notify(what: 'paid' | 'declined', call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.d.log.error({ event: 'scan.listener-failed', what, err: e instanceof Error ? e.message : String(e) }, `${what} listener threw`);
+    }
   }
 }

@@ -65,7 +65,16 @@ export function isProvisioned(store: KeyStore): boolean {
 export function loadProvisioned(store: KeyStore, p: CryptoProvider, nowSec: number): { identity: BoxIdentity; bundle: EnrolmentBundle } {
   const text = store.readPublic(BUNDLE_NAME);
   if (text === undefined) throw new BoxError('NOT_PROVISIONED', 'box: not provisioned yet (run `scanner provision`, or use the embedded default config for the demo)');
-  const parsed = EnrolmentBundleSchema.safeParse(JSON.parse(text));
+  const parsed = EnrolmentBundleSchema.safeParse(parseJsonOrUndefined(text));
   if (!parsed.success) throw new BoxError('PROVISION_BAD_BUNDLE', 'box: stored enrolment bundle is invalid');
   return { identity: loadBoxIdentity(p, parsed.data, secretsOf(store), nowSec), bundle: parsed.data };
+}
+
+/** JSON.parse that gives undefined for text that is not JSON (a torn or hand-edited file), so the schema check reports it. */
+export function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

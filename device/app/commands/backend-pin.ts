@@ -26,7 +26,13 @@ export type BackendPin = z.infer<typeof BackendPinSchema>;
 export function readBackendPin(store: KeyStore): BackendPin | undefined {
   const text = store.readPublic(BACKEND_PIN_NAME);
   if (text === undefined) return undefined;
-  const r = BackendPinSchema.safeParse(JSON.parse(text));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined; // a torn or hand-edited file reads as "not pinned", like one that fails the schema
+  }
+  const r = BackendPinSchema.safeParse(raw);
   return r.success ? r.data : undefined;
 }
 

@@ -47,6 +47,8 @@ export function controlRequest(socketPath: string, request: ControlRequest, opti
       } catch {
         return finish(new BoxError('CONTROL_PROTOCOL', `control.request: the answer from ${socketPath} is not JSON`));
       }
+      // `null` or a bare value would throw on `res.ok` inside this socket callback (an uncaught exception).
+      if (typeof res !== 'object' || res === null) return finish(new BoxError('CONTROL_PROTOCOL', `control.request: the answer from ${socketPath} is not an object`));
       if (res.ok) finish(undefined, res.result);
       else finish(new BoxError(res.error?.code ?? 'CONTROL_PROTOCOL', res.error?.message ?? 'control.request: error without message'));
     });
