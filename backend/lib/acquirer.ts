@@ -8,11 +8,15 @@
  *   keyed on (deviceKeyId, batchSeq): a resend after a lost answer finds that row and gets the same
  *   answer; nothing is ever applied twice, whether or not the first answer reached the box.
  * - A debit is stored at most once per (wallet key, counter) (debitId PK and UNIQUE constraint).
+ *   A second authorization with that pair and DIFFERENT signed content (5.2; never signature bytes)
+ *   is counter reuse: stored once per distinct content in counter_reuses, paid to its merchant by
+ *   the issuer (issuer:loss) and flagged. The same signed content again, from any box, is `duplicate`.
  * - Every settlement books entries that sum to zero.
  */
 import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { BoxError } from '../../device/core/errors.ts';
+import { paymentSignedContent } from '../../device/core/protocol/authorization.ts';
 import { decodeBatch, decodeVoid, ENTRY, verifyBatchSignature, verifyVoidSignature } from '../../device/core/protocol/batch.ts';
 import { DEFAULT_POLICY, type Policy } from '../../device/core/views.ts';
 import { type SettlementOk, verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
@@ -108,7 +112,10 @@ export class Acquirer {
     if (!verifyVoidSignature(this.p, devicePublicKey, v)) return { debitId, status: 'rejected', code: 'BAD_DEVICE_SIGNATURE' };
     const debit = this.db.prepare('SELECT device_key_id, status FROM debits WHERE debit_id = ?').get(debitId) as { device_key_id: string; status: string } | undefined;
     if (debit) {
-      if (debit.device_key_id !== box.device_key_id) return { debitId, status: 'rejected', code: 'WRONG_BOX' };
+      if (debit.device_key_id !== box.device_key_id) {
+        const reuse = this.db.prepare('SELECT 1 FROM counter_reuses WHERE device_key_id = ? AND debit_id = ?').get(box.device_key_id, debitId);
+        return { debitId, status: 'rejected', code: reuse ? 'ALREADY_SETTLED' : 'WRONG_BOX' };
+      }
       if (debit.status === 'voided') return { debitId, status: 'voided' };
       return { debitId, status: 'rejected', code: 'ALREADY_SETTLED' };
     }
@@ -149,26 +156,21 @@ export class Acquirer {
       return this.reject(box, v.debitId ?? '', v.code, batchSeq);
     }
     const authHash = toHex(this.p.sha256(v.debit.authorization));
-    const existing = this.db.prepare('SELECT device_key_id, authorization_hash, amount FROM debits WHERE debit_id = ?').get(v.debitId) as
-      | { device_key_id: string; authorization_hash: string; amount: number }
+    const contentHash = this.signedContentHash(v);
+    const existing = this.db.prepare('SELECT device_key_id, authorization_hash, content_hash, amount FROM debits WHERE debit_id = ?').get(v.debitId) as
+      | { device_key_id: string; authorization_hash: string; content_hash: string | null; amount: number }
       | undefined;
     if (existing) {
-      if (existing.device_key_id === box.device_key_id && existing.authorization_hash === authHash) return { debitId: v.debitId, status: 'duplicate' };
-      this.flag(FLAG.COUNTER_REUSE_ACROSS_BOXES, v.walletKey, v.debitId, box.device_key_id, {
-        counter: v.counter,
-        firstBox: existing.device_key_id,
-        firstAmount: existing.amount,
-        secondBox: box.device_key_id,
-        secondAmount: v.amount,
-        secondRecord: toHex(bytes),
-      });
-      return this.reject(box, v.debitId, 'COUNTER_REUSED', batchSeq);
+      // Rows settled before schema v2 have no content hash: compare the authorizations then.
+      const same = existing.content_hash !== null ? existing.content_hash === contentHash : existing.authorization_hash === authHash;
+      if (same) return { debitId: v.debitId, status: 'duplicate' };
+      return this.settleCounterReuse(box, v, existing, contentHash, bytes, batchSeq);
     }
     const voided = this.db.prepare('SELECT device_key_id FROM voids WHERE debit_id = ?').get(v.debitId) as { device_key_id: string } | undefined;
     const isVoided = voided?.device_key_id === box.device_key_id;
     const flags: FlagKind[] = [];
     const account = this.issuer.accountOf(v.walletKey);
-    this.insertDebit(box, v, isVoided ? 'voided' : 'settled', account?.accountId ?? null, batchSeq, authHash, bytes);
+    this.insertDebit(box, v, isVoided ? 'voided' : 'settled', account?.accountId ?? null, batchSeq, authHash, contentHash, bytes);
     if (isVoided) return this.reject(box, v.debitId, 'VOIDED', batchSeq);
 
     const cur = v.currency;
@@ -204,12 +206,67 @@ export class Acquirer {
     return { debitId: v.debitId, status: 'settled' };
   }
 
-  private insertDebit(box: BoxRow, v: SettlementOk, status: string, accountId: string | null, batchSeq: number, authHash: string, bytes: Uint8Array): void {
+  /** H(the wallet's signed content, 5.2): what tells one authorization from another (never the signature bytes). */
+  private signedContentHash(v: SettlementOk): string {
+    const card = this.authority.cardBySerial(v.cardSerial);
+    if (!card) throw new BoxError('UNKNOWN_CARD', `acquirer.signedContentHash: card ${v.cardSerial} vanished`);
+    const d = v.debit;
+    return toHex(this.p.sha256(paymentSignedContent(this.p, d.auth, card.hash, d.header, d.sessionPublicKey.length === 32 ? d.sessionPublicKey : undefined)));
+  }
+
+  /**
+   * Counter reuse (a cloned wallet, or one restored from a backup): the first debit stays settled;
+   * this different authorization is settled too, its merchant paid by the issuer (issuer:loss), and
+   * flagged. The same content again is `duplicate`.
+   */
+  private settleCounterReuse(
+    box: BoxRow,
+    v: SettlementOk,
+    first: { device_key_id: string; amount: number },
+    contentHash: string,
+    bytes: Uint8Array,
+    batchSeq: number,
+  ): DebitResult {
+    const seen = this.db.prepare('SELECT 1 FROM counter_reuses WHERE debit_id = ? AND content_hash = ?').get(v.debitId, contentHash);
+    if (seen) return { debitId: v.debitId, status: 'duplicate' };
+    const info = this.db
+      .prepare(
+        `INSERT INTO counter_reuses(debit_id, wallet_key, counter, device_key_id, merchant_id, card_serial, amount, currency,
+         accepted_at_sec, batch_seq, settled_at_ms, content_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(v.debitId, v.walletKey, v.counter, box.device_key_id, box.merchant_id, v.cardSerial, v.amount, v.currency, v.debit.acceptedAt, batchSeq, this.now(), contentHash, bytes);
+    const reuseId = Number(info.lastInsertRowid);
+    this.ledger.post(`reuse:${reuseId}`, 'counter_reuse', v.debitId, [
+      { accountId: `issuer:loss:${v.currency}`, kind: 'issuer_loss', currency: v.currency, amount: -v.amount },
+      { accountId: `merchant:${box.merchant_id}`, kind: 'merchant', currency: v.currency, amount: v.amount },
+    ]);
+    this.flag(FLAG.COUNTER_REUSE_ACROSS_BOXES, v.walletKey, v.debitId, box.device_key_id, {
+      counter: v.counter,
+      firstBox: first.device_key_id,
+      firstAmount: first.amount,
+      secondBox: box.device_key_id,
+      secondAmount: v.amount,
+      paidBy: `issuer:loss:${v.currency}`,
+      reuseId,
+    });
+    return { debitId: v.debitId, status: 'settled' };
+  }
+
+  private insertDebit(
+    box: BoxRow,
+    v: SettlementOk,
+    status: string,
+    accountId: string | null,
+    batchSeq: number,
+    authHash: string,
+    contentHash: string,
+    bytes: Uint8Array,
+  ): void {
     this.db
       .prepare(
         `INSERT INTO debits(debit_id, wallet_key, counter, device_key_id, merchant_id, card_serial, account_id, amount, currency,
-         accepted_at_sec, revocation_version, status, batch_seq, settled_at_ms, authorization_hash, record)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         accepted_at_sec, revocation_version, status, batch_seq, settled_at_ms, authorization_hash, content_hash, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         v.debitId,
@@ -227,6 +284,7 @@ export class Acquirer {
         batchSeq,
         this.now(),
         authHash,
+        contentHash,
         bytes,
       );
   }
@@ -243,7 +301,7 @@ export class Acquirer {
       if (d.status !== 'settled' && d.status !== 'partially_refunded') throw new BoxError('NOT_SETTLED', `acquirer.refund: debit is ${d.status}`);
       if (d.refunded + amount > d.amount) throw new BoxError('REFUND_EXCEEDS', `acquirer.refund: ${amount} more than the ${d.amount - d.refunded} left`);
       const lossAccount = `issuer:loss:${d.currency}`;
-      const lossOpen = -(this.db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE debit_id = ? AND account_id = ?').get(debitId, lossAccount) as { s: number }).s;
+      const lossOpen = -(this.db.prepare("SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE debit_id = ? AND account_id = ? AND kind != 'counter_reuse'").get(debitId, lossAccount) as { s: number }).s;
       const toLoss = Math.min(amount, Math.max(lossOpen, 0));
       const toCustomer = amount - toLoss;
       const info = this.db.prepare('INSERT INTO refunds(debit_id, amount, created_at_ms) VALUES (?, ?, ?)').run(debitId, amount, this.now());

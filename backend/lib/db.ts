@@ -15,7 +15,8 @@ import { BoxError } from '../../device/core/errors.ts';
 
 export type Db = BetterSqlite3.Database;
 
-export const SCHEMA_VERSION = 1;
+/** The version `openBackendDb` brings every database to (SCHEMA is version 1, then MIGRATIONS). */
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,6 +91,44 @@ CREATE TABLE IF NOT EXISTS rejections (
 CREATE INDEX IF NOT EXISTS rejections_box ON rejections(device_key_id, created_at_ms);
 `;
 
+/**
+ * Migration N takes a database from version N-1 to N. Each runs exactly once, in one transaction
+ * together with the `meta.schema_version` bump; a database newer than this code is refused.
+ */
+export const MIGRATIONS: Readonly<Record<number, string>> = {
+  // v2: a second, different authorization with an existing (wallet key, counter) is settled and
+  // paid by the issuer (docs/protocol.md 9.3); it is kept here, one row per distinct signed content.
+  // debits.content_hash = H(signed content, 5.2); NULL on rows settled before v2.
+  2: `
+ALTER TABLE debits ADD COLUMN content_hash TEXT;
+CREATE TABLE counter_reuses (
+  id INTEGER PRIMARY KEY, debit_id TEXT NOT NULL REFERENCES debits(debit_id), wallet_key TEXT NOT NULL,
+  counter INTEGER NOT NULL, device_key_id TEXT NOT NULL, merchant_id TEXT NOT NULL, card_serial INTEGER NOT NULL,
+  amount INTEGER NOT NULL, currency TEXT NOT NULL, accepted_at_sec INTEGER NOT NULL, batch_seq INTEGER NOT NULL,
+  settled_at_ms INTEGER NOT NULL, content_hash TEXT NOT NULL, record BLOB NOT NULL,
+  UNIQUE (debit_id, content_hash));
+CREATE INDEX counter_reuses_box ON counter_reuses(device_key_id, debit_id);
+`,
+};
+
+/** Applies every migration above the stored schema version. */
+export function migrate(db: Db): number {
+  db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', '1');
+  const stored = Number(getMeta(db, 'schema_version'));
+  if (!Number.isInteger(stored) || stored < 1 || stored > SCHEMA_VERSION) {
+    throw new BoxError('BACKEND_SCHEMA', `openBackendDb: database schema version ${getMeta(db, 'schema_version')} is not one this code knows (1..${SCHEMA_VERSION})`);
+  }
+  for (let v = stored + 1; v <= SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v];
+    if (sql === undefined) throw new BoxError('BACKEND_SCHEMA', `openBackendDb: no migration to schema version ${v}`);
+    db.transaction(() => {
+      db.exec(sql);
+      setMeta(db, 'schema_version', String(v));
+    })();
+  }
+  return SCHEMA_VERSION;
+}
+
 function loadDriver(): typeof BetterSqlite3 {
   try {
     return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -107,8 +146,13 @@ export function openBackendDb(path: string): Db {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
-  db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  try {
+    db.exec(SCHEMA);
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   return db;
 }
 

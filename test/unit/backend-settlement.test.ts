@@ -8,6 +8,7 @@ import { ENTRY, signVoid } from '../../device/core/protocol/batch.ts';
 import { decodeDebit, signDebit } from '../../device/core/protocol/debit.ts';
 import { join } from 'node:path';
 import { Backend } from '../../backend/lib/backend.ts';
+import { getMeta, migrate, openBackendDb, SCHEMA_VERSION } from '../../backend/lib/db.ts';
 import { type Fixture, startFixture } from '../../backend/testing/http-fixture.ts';
 
 const SHOP_A = { merchantId: 'SHOP-A', displayName: 'Shop A', currency: 'EUR', location: { lat: 52.52, lon: 13.405 } };
@@ -109,7 +110,7 @@ describe('POST /v1/box/batches', () => {
 });
 
 describe('risk flags', () => {
-  it('flags a counter reused at two boxes (a cloned wallet) and does not pay twice', async () => {
+  it('settles a counter reused at another box (a clone or a restored backup) at the issuer\'s cost and flags it; the same authorization again is duplicate', async () => {
     const till1 = await f.enrolBox(SHOP_A);
     const till2 = await f.enrolBox(SHOP_A);
     const alice = await f.newWallet('alice', 100_00);
@@ -119,10 +120,40 @@ describe('risk flags', () => {
     expect(d2.debitId).toBe(d1.debitId);
     expect(((await till1.client.uploadBatch(f.batchOf(till1, f.debits(d1.record)))).body as Answer).results[0]!.status).toBe('settled');
     const r = (await till2.client.uploadBatch(f.batchOf(till2, f.debits(d2.record)))).body as Answer;
-    expect(r.results[0]).toEqual({ debitId: d1.debitId, status: 'rejected', code: 'COUNTER_REUSED' });
+    expect(r.results[0]).toEqual({ debitId: d1.debitId, status: 'settled' });
     const flags = await flagsOf('COUNTER_REUSE_ACROSS_BOXES');
     expect(flags).toHaveLength(1);
     expect(flags[0]!.walletKey).toBe(d1.walletKey);
+    expect(flags[0]).toMatchObject({ debitId: d1.debitId, detail: { firstAmount: 5_00, secondAmount: 9_00, firstBox: till1.client.keyIdHex, secondBox: till2.client.keyIdHex } });
+    // The customer pays once; the issuer pays the second merchant claim.
+    expect(await f.balance('alice')).toBe(95_00);
+    expect(await f.balance('merchant:SHOP-A')).toBe(14_00);
+    expect(await f.balance('issuer:loss:EUR')).toBe(-9_00);
+
+    // Either authorization uploaded again, in a new batch, from either box: duplicate, no money moves.
+    const rec1 = decodeDebit(d1.record)!;
+    const d1AtTill2 = signDebit({ ...rec1, deviceKeyId: till2.identity.deviceKeyId }, till2.identity.device);
+    const again2 = (await till2.client.uploadBatch(f.batchOf(till2, f.debits(d2.record, d1AtTill2)))).body as Answer;
+    expect(again2.results.map((x) => x.status)).toEqual(['duplicate', 'duplicate']);
+    const again1 = (await till1.client.uploadBatch(f.batchOf(till1, f.debits(d1.record)))).body as Answer;
+    expect(again1.results[0]!.status).toBe('duplicate');
+    expect(await f.balance('merchant:SHOP-A')).toBe(14_00);
+    expect(await flagsOf('COUNTER_REUSE_ACROSS_BOXES')).toHaveLength(1);
+
+    // A refund of the first debit comes from the customer, not from the issuer's reuse loss.
+    expect((await f.http('POST', '/v1/acquirer/refunds', { debitId: d1.debitId, amount: 5_00 })).status).toBe(200);
+    expect(await f.balance('alice')).toBe(100_00);
+    expect(await f.balance('issuer:loss:EUR')).toBe(-9_00);
+  });
+
+  it('compares rows settled before schema v2 (no content hash) by their authorization', async () => {
+    const box = await f.enrolBox(SHOP_A);
+    const alice = await f.newWallet('alice', 100_00);
+    const d = f.pay(box, alice, 5_00);
+    await box.client.uploadBatch(f.batchOf(box, f.debits(d.record)));
+    f.backend.db.prepare('UPDATE debits SET content_hash = NULL').run();
+    const r = (await box.client.uploadBatch(f.batchOf(box, f.debits(d.record)))).body as Answer;
+    expect(r.results[0]!.status).toBe('duplicate');
     expect(await f.balance('alice')).toBe(95_00);
   });
 
@@ -204,5 +235,27 @@ describe('voids and refunds', () => {
     expect(await f.balance('alice')).toBe(100_00);
     expect(await f.balance('merchant:SHOP-A')).toBe(0);
     expect((await f.http('POST', '/v1/acquirer/refunds', { debitId: 'ab'.repeat(16), amount: 1 })).status).toBe(404);
+  });
+});
+
+describe('schema migrations (backend/lib/db.ts)', () => {
+  it('brings a version 1 database to the current version once, and refuses a newer one', () => {
+    const path = join(f.dir, 'v1.db');
+    const v1 = openBackendDb(path);
+    v1.exec('DROP TABLE counter_reuses');
+    v1.exec('ALTER TABLE debits DROP COLUMN content_hash');
+    v1.prepare("UPDATE meta SET value = '1' WHERE key = 'schema_version'").run();
+    v1.close();
+    const db = openBackendDb(path);
+    try {
+      expect(getMeta(db, 'schema_version')).toBe(String(SCHEMA_VERSION));
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'counter_reuses'").get()).toBeDefined();
+      expect((db.prepare('PRAGMA table_info(debits)').all() as { name: string }[]).map((c) => c.name)).toContain('content_hash');
+      expect(migrate(db)).toBe(SCHEMA_VERSION); // nothing left to do
+      db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
+    } finally {
+      db.close();
+    }
+    expect(() => openBackendDb(path)).toThrow(/schema version 99/);
   });
 });
