@@ -3,12 +3,14 @@
  * decryption keys (unwrapped with the box identity key), the roster of this merchant's cards,
  * the device signer and the trusted issuer keys.
  */
+import { type HpkeBaseReceiver, prepareBaseReceiver } from '../core/crypto/hpke.ts';
 import type { CryptoProvider, Ed25519Signer, X25519PrivateKey } from '../core/crypto/provider.ts';
 import { fromHex, toHex } from '../core/encoding/bytes.ts';
 import { BoxError } from '../core/errors.ts';
 import { cardFromText, cardHash, type IdentityCard, verifyCard } from '../core/protocol/card.ts';
 import { keyId } from '../core/protocol/labels.ts';
 import { unwrapMerchantKey } from '../core/protocol/merchant-key.ts';
+import { envelopeInfo } from '../core/protocol/envelope.ts';
 import type { RosterEntry } from '../core/views.ts';
 import type { EnrolmentBundle } from '../../backend/lib/enrolment.ts';
 
@@ -23,6 +25,8 @@ export interface BoxIdentity {
   ownCard: IdentityCard;
   roster: Map<number, RosterEntry>;
   decryptionKeys: Map<string, X25519PrivateKey>;
+  /** HPKE receivers with the key schedule context precomputed, by key id. */
+  receivers: Map<string, HpkeBaseReceiver>;
   device: Ed25519Signer;
   deviceKeyId: Uint8Array;
   identityKeys: X25519PrivateKey[];
@@ -68,7 +72,9 @@ export function loadBoxIdentity(p: CryptoProvider, bundle: EnrolmentBundle, secr
   if (!decryptionKeys.has(toHex(ownCard.encKeyId))) {
     throw new BoxError('PROVISION_KEY_MISMATCH', 'box identity: no merchant key matches the own card');
   }
+  const receivers = new Map([...decryptionKeys].map(([kid, key]) => [kid, prepareBaseReceiver(p, key, envelopeInfo(fromHex(kid)))]));
   return {
+    receivers,
     merchantId: bundle.merchantId,
     ownCard,
     roster,

@@ -156,7 +156,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   const acceptor = new Acceptor({
     p,
     journal,
-    keys: { decryptionKeys: identity.decryptionKeys, roster: identity.roster, device: identity.device, deviceKeyId: identity.deviceKeyId, sessions },
+    keys: { decryptionKeys: identity.decryptionKeys, receivers: identity.receivers, roster: identity.roster, device: identity.device, deviceKeyId: identity.deviceKeyId, sessions },
     issuers: identity.issuers,
     clock,
     indicator,

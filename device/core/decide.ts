@@ -92,7 +92,10 @@ function decideUnsafe(p: CryptoProvider, input: DecisionInput): Decision {
   }
 
   // 3. Decrypt (HPKE base mode; AAD = header, info binds version, suite and key id).
-  const plaintext = hpkeOpen(p, recipient, env.enc, envelopeInfo(env.keyId), env.header, env.ciphertext);
+  const prepared = session ? undefined : keys.receivers?.get(kid);
+  const plaintext = prepared
+    ? prepared.open(env.enc, env.header, env.ciphertext)
+    : hpkeOpen(p, recipient, env.enc, envelopeInfo(env.keyId), env.header, env.ciphertext);
   if (!plaintext) return decline(DECLINE.DECRYPT_FAILED, 'HPKE open failed');
 
   // 4. Plaintext structure.

@@ -2,6 +2,7 @@
  * What the decision function sees of the world. Each view is a small read-only interface so the
  * core stays pure: the journal, the key store and the clock live behind them, at the edges.
  */
+import type { HpkeBaseReceiver } from './crypto/hpke.ts';
 import type { Ed25519Signer, X25519PrivateKey } from './crypto/provider.ts';
 import type { IdentityCard } from './protocol/card.ts';
 
@@ -38,6 +39,8 @@ export interface RosterEntry {
 export interface KeyStoreView {
   /** Merchant decryption keys by key id (hex): the current one and the previous one during rotation. */
   decryptionKeys: ReadonlyMap<string, X25519PrivateKey>;
+  /** Optional: the same keys with their HPKE key schedule context precomputed (the scan hot path). */
+  receivers?: ReadonlyMap<string, HpkeBaseReceiver>;
   /** This merchant's valid cards, by serial: this box's own card and those of its sibling tills. */
   roster: ReadonlyMap<number, RosterEntry>;
   device: Ed25519Signer;

@@ -4,7 +4,9 @@
  */
 import { issueCard, issueCredential } from '../../backend/lib/issue.ts';
 import type { CryptoProvider, Ed25519Signer, X25519PrivateKey } from '../../device/core/crypto/provider.ts';
-import { toHex } from '../../device/core/encoding/bytes.ts';
+import { prepareBaseReceiver } from '../../device/core/crypto/hpke.ts';
+import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
+import { envelopeInfo } from '../../device/core/protocol/envelope.ts';
 import { cardHash, type IdentityCard } from '../../device/core/protocol/card.ts';
 import { keyId } from '../../device/core/protocol/labels.ts';
 import { signNfcAnswer } from '../../device/core/protocol/nfc-answer.ts';
@@ -85,11 +87,14 @@ export function makeWorld(p: CryptoProvider) {
     const roster = new Map<number, RosterEntry>();
     for (const c of [...m.cards, m.prevCard]) roster.set(c.serial, { card: c, hash: cardHash(p, c) });
     const dev = device[m === shopB ? 2 : till]!;
+    const decryptionKeys = new Map([
+      [toHex(keyId(p, m.encKey.publicKey)), m.encKey],
+      [toHex(keyId(p, m.prevEncKey.publicKey)), m.prevEncKey],
+    ]);
     return {
-      decryptionKeys: new Map([
-        [toHex(keyId(p, m.encKey.publicKey)), m.encKey],
-        [toHex(keyId(p, m.prevEncKey.publicKey)), m.prevEncKey],
-      ]),
+      decryptionKeys,
+      // Till 0 uses prepared HPKE receivers (as the box does); other tills the one-shot path.
+      ...(till === 0 ? { receivers: new Map([...decryptionKeys].map(([kid, key]) => [kid, prepareBaseReceiver(p, key, envelopeInfo(fromHex(kid)))])) } : {}),
       roster,
       device: dev,
       deviceKeyId: keyId(p, dev.publicKey),
