@@ -13,6 +13,7 @@ import { createNodeProvider } from '../device/crypto/node-provider.ts';
 import { CodeFactory } from './codes.ts';
 import { locateBundle, measureColdStart } from './cold-start.ts';
 import { runDecideBench } from './decide-bench.ts';
+import { printReconcile, RECONCILE_BYTES_GOAL, RECONCILE_RATIO_GOAL, runReconcileBench } from './reconcile-bench.ts';
 import { bundleBytes, runFootprintBench } from './footprint.ts';
 import { runScanBench } from './scan-bench.ts';
 import { fmtBytes, fmtUs, median, ratioText, timingRow } from './stats.ts';
@@ -38,10 +39,11 @@ interface Sizes {
   footprintScans: number;
   footprintWarmup: number;
   coldRuns: number;
+  reconcileDebits: number;
 }
 
-const FULL: Sizes = { nodeDecides: 5000, nobleDecides: 300, rounds: 5, scans: 5000, scanWarmup: 500, footprintScans: 10_000, footprintWarmup: 1000, coldRuns: 5 };
-const QUICK: Sizes = { nodeDecides: 1000, nobleDecides: 50, rounds: 3, scans: 1000, scanWarmup: 100, footprintScans: 2000, footprintWarmup: 200, coldRuns: 3 };
+const FULL: Sizes = { nodeDecides: 5000, nobleDecides: 300, rounds: 5, scans: 5000, scanWarmup: 500, footprintScans: 10_000, footprintWarmup: 1000, coldRuns: 5, reconcileDebits: 10_000 };
+const QUICK: Sizes = { nodeDecides: 1000, nobleDecides: 50, rounds: 3, scans: 1000, scanWarmup: 100, footprintScans: 2000, footprintWarmup: 200, coldRuns: 3, reconcileDebits: 2000 };
 
 /** The filesystem holding `path` (longest mount point prefix in /proc/mounts). */
 function fsTypeOf(path: string): string {
@@ -136,6 +138,12 @@ async function main(): Promise<void> {
     }
     console.log(`  [${elapsed(t2)}]`);
 
+    section(`4. Reconcile ${sizes.reconcileDebits} queued debits over loopback HTTP (real back end, journal, Uploader)`);
+    const t3 = performance.now();
+    const rec = await runReconcileBench(sizes.reconcileDebits, tmp);
+    printReconcile(rec);
+    console.log(`  [${elapsed(t3)}]`);
+
     section(`Summary (total ${elapsed(tStart)})`);
     const rows: Array<[string, string, string, string, string]> = [
       ['figure', 'median', 'p99', 'ratio', 'goal'],
@@ -149,6 +157,8 @@ async function main(): Promise<void> {
       ['RSS / 10k scans', fmtBytes(f.rssGrowthPer10k), '-', '-', '-'],
       ['disk writes / scan', fmtBytes(f.storageBytesPerScan), '-', '-', '-'],
       ['bundle', bundle ? fmtBytes(bundle.bytes) : 'n/a', '-', '-', '-'],
+      ['reconcile debits/s', rec.debitsPerSecond.toFixed(0), '-', `${(rec.ratio * 100).toFixed(0)}%`, `>= ${RECONCILE_RATIO_GOAL * 100}% ${rec.ratio >= RECONCILE_RATIO_GOAL ? 'met' : 'MISSED'}`],
+      ['reconcile B/debit (wire)', rec.wireUpBytesPerDebit.toFixed(0), '-', '-', `<= ${RECONCILE_BYTES_GOAL} ${rec.wireUpBytesPerDebit <= RECONCILE_BYTES_GOAL ? 'met' : 'MISSED'}`],
     ];
     const widths = [28, 10, 10, 7, 12];
     for (const r of rows) console.log(`  ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`);
