@@ -101,11 +101,15 @@ export class SyncService {
     if (this.timer !== undefined) this.o.timers.clearTimeout(this.timer);
     this.timer = this.o.timers.setTimeout(() => {
       this.timer = undefined;
-      void this.runOnce().then(() => {
-        const next = this.again ? 0 : this.o.intervalMs;
-        this.again = false;
-        this.schedule(next);
-      });
+      void this.runOnce()
+        // round() guards its steps, but a throwing hook (onNetworkTime -> clock persist, indicator) must
+        // neither become an unhandled rejection (which ends the process) nor stop the schedule.
+        .catch((e: unknown) => this.log.error({ event: 'sync.round-failed', code: codeOf(e) }, `sync round failed: ${(e as Error)?.message ?? String(e)}`))
+        .then(() => {
+          const next = this.again ? 0 : this.o.intervalMs;
+          this.again = false;
+          this.schedule(next);
+        });
     }, ms);
   }
 

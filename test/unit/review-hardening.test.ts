@@ -5,8 +5,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeIndicator } from '../../drivers/indicator/fake.ts';
+import { FakeConnectivity } from '../../drivers/modem/fake.ts';
 import { silentLog } from '../../drivers/common/log.ts';
 import { Acceptor } from '../../device/app/acceptor.ts';
 import { BoxClock } from '../../device/app/clock.ts';
@@ -19,6 +20,9 @@ import { DEFAULT_POLICY } from '../../device/core/views.ts';
 import { createNodeProvider } from '../../device/crypto/node-provider.ts';
 import { openSqliteJournal } from '../../device/journal/sqlite-journal.ts';
 import type { KeyStore } from '../../device/keys/types.ts';
+import { systemSyncTimers } from '../../device/sync/backoff.ts';
+import { SyncService } from '../../device/sync/sync-service.ts';
+import { Uploader } from '../../device/sync/uploader.ts';
 import { makeWorld, T0 } from '../support/world.ts';
 
 const p = createNodeProvider();
@@ -113,5 +117,47 @@ describe('labelPrefix', () => {
     expect(b[0]).toBe('q'.charCodeAt(0));
     expect(b[b.length - 1]).toBe(0);
     expect(b.length).toBe('qrpay/v1/pay'.length + 1);
+  });
+});
+
+describe('SyncService schedule', () => {
+  it('a round that throws (indicator.setBase) is logged and the next round is still scheduled', async () => {
+    vi.useFakeTimers();
+    try {
+      const journal = openSqliteJournal({ path: ':memory:' });
+      const link = new FakeConnectivity({ up: false });
+      await link.open();
+      const check = vi.spyOn(link, 'check');
+      const device = p.ed25519Signer(new Uint8Array(32).fill(4));
+      const uploader = new Uploader({ journal, sender: { uploadBatch: async () => ({ batchSeq: 0, results: [], voids: [] }) }, device, deviceKeyId: new Uint8Array(8), random: () => 0.5, timers: systemSyncTimers });
+      const errors: string[] = [];
+      const log = { ...silentLog, error: (o: { event?: string }) => errors.push(String(o.event)), child: () => log } as unknown as typeof silentLog;
+      const service = new SyncService({
+        connectivity: link,
+        api: { signedTime: async () => T0, revocations: async () => ({ version: 1, issuedAtMs: T0, wallets: [] }), updates: async () => ({ bundle: null, rejections: [] }) },
+        uploader,
+        journal,
+        bundles: { current: () => undefined, importVerified: () => {}, trusted: () => ({ authorities: new Set(), issuers: new Set() }) },
+        clock: { applySignedTime: () => {}, nowMs: () => T0 },
+        indicator: {
+          setBase: () => {
+            throw new Error('led gone');
+          },
+        },
+        intervalMs: 60_000,
+        backlogAlertMs: 15 * 60_000,
+        timers: systemSyncTimers,
+        log,
+      });
+      service.start();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(errors).toContain('sync.round-failed');
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(check.mock.calls.length).toBe(2);
+      await service.stop();
+      journal.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
