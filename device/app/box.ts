@@ -9,6 +9,7 @@ import type { Indicator } from '../../drivers/indicator/types.ts';
 import type { Scanner } from '../../drivers/scanner/types.ts';
 import type { CryptoProvider } from '../core/crypto/provider.ts';
 import { nobleProvider } from '../core/crypto/noble.ts';
+import { BoxError } from '../core/errors.ts';
 import { parseAmount } from '../core/money.ts';
 import type { AmountSource, Policy, RevocationView } from '../core/views.ts';
 import { createNodeProvider } from '../crypto/node-provider.ts';
@@ -124,12 +125,15 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     if (!syncConfig) journal.setMeta('revocations', { version: 1, issuedAtMs: clock.nowMs(), wallets: [] });
   }
   const { identity } = loadProvisioned(store, p, nowSec());
+  if (identity.ownCard.currency !== cfg.currency) {
+    throw new BoxError('CONFIG_INVALID', `config: currency ${cfg.currency} differs from the identity card's ${identity.ownCard.currency}`);
+  }
   const sessions = new NfcSessionStore(() => clock.view().lowerMs);
 
   let charge: AmountSource = { kind: 'none' };
   if (cfg.amount.mode === 'fixed') {
     const price = parseAmount(cfg.amount.price, identity.ownCard.currencyExponent);
-    if (price === null) throw new Error(`config: amount.price ${cfg.amount.price} does not fit ${identity.ownCard.currency}`);
+    if (price === null || price === 0) throw new BoxError('CONFIG_INVALID', `config: amount.price ${cfg.amount.price} is not a positive amount in ${identity.ownCard.currency}`);
     charge = { kind: 'fixed', amount: price, currency: cfg.currency };
   }
 
@@ -218,7 +222,13 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
     if (!(await nfc.start())) nfc = undefined;
   }
 
-  const persistTimer = setInterval(() => clock.persist(), 60_000);
+  const persistTimer = setInterval(() => {
+    try {
+      clock.persist();
+    } catch (e) {
+      log.warn({ event: 'clock.persist-failed', code: 'JOURNAL_IO', err: e instanceof Error ? e.message : String(e) }, 'cannot persist the last-known-good time');
+    }
+  }, 60_000);
   persistTimer.unref();
   clock.persist();
   // Reconciliation (device/sync): time -> revocations -> upload -> updates whenever the link is up.

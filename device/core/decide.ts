@@ -152,6 +152,8 @@ function decideUnsafe(p: CryptoProvider, input: DecisionInput): Decision {
 
   // 12. Currency and amount: the customer's signed amount must equal what this box charges.
   if (cred.currency !== a.currency) return decline(DECLINE.CURRENCY_MISMATCH, 'credential currency', a, walletKey);
+  if (rosterEntry.card.currency !== a.currency) return decline(DECLINE.CURRENCY_MISMATCH, `card currency ${rosterEntry.card.currency}`, a, walletKey);
+  if (a.amount === 0) return decline(DECLINE.AMOUNT_MISMATCH, 'zero amount', a, walletKey);
   const src = input.amount;
   if (src.kind === 'none') return decline(DECLINE.NO_CHARGE, 'no pending charge', a, walletKey);
   if (src.kind === 'charge' && !isValidChargeId(src.chargeId)) return decline(DECLINE.NO_CHARGE, 'pending charge id is not valid', a, walletKey);

@@ -153,8 +153,17 @@ export class ChargeBook {
   private run(input: MachineInput): { reply?: PosReply; offer?: ChargeView | null } {
     const t = transition(this.state, input);
     const out: { reply?: PosReply; offer?: ChargeView | null } = {};
-    // Durable effects first, in order; RAM state follows only once they are written.
-    for (const e of t.effects) this.applyDurable(e);
+    // Durable effects first, in order; RAM state follows only once they are written. One
+    // exception: a 'paid' input follows a debit that is already durable (and is the truth for
+    // status()), so a failed charge-row write must never leave the charge collecting a second payment.
+    for (const e of t.effects) {
+      try {
+        this.applyDurable(e);
+      } catch (err) {
+        if (input.kind !== 'paid') throw err;
+        this.d.log.error({ event: 'pos.paid-not-recorded', code: 'JOURNAL_IO', err: err instanceof Error ? err.message : String(err) }, 'charge row not updated; the debit is recorded and the charge is closed');
+      }
+    }
     this.state = t.state;
     for (const e of t.effects) this.applyVolatile(e, out);
     return out;
