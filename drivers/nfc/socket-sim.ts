@@ -16,7 +16,7 @@
  * and unsolicited bytes drop the connection with a coded fault (counted, logged), never a crash.
  * When every onTap callback is done the box ends the connection (field off).
  */
-import { rmSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { BoxError } from '../../device/core/errors.ts';
 import type { Log } from '../common/log.ts';
@@ -68,6 +68,15 @@ export function takeSimFrame(buf: Buffer, maxFrameBytes: number = SIM_MAX_FRAME_
   if (declared > maxFrameBytes) return { kind: 'too-long', declared };
   if (buf.length < 2 + declared) return { kind: 'need-more' };
   return { kind: 'frame', frame: Uint8Array.from(buf.subarray(2, 2 + declared)), rest: buf.subarray(2 + declared) };
+}
+
+/** Removes a leftover socket file (a previous run); anything else at that path is left for listen() to refuse. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) rmSync(path, { force: true });
+  } catch {
+    // nothing there
+  }
 }
 
 interface Pending {
@@ -124,7 +133,7 @@ export class SocketSimNfcReader implements NfcReader {
   async open(): Promise<void> {
     if (this.isOpen) return;
     const listen = this.opts.listen;
-    if ('path' in listen) rmSync(listen.path, { force: true });
+    if ('path' in listen) removeStaleSocket(listen.path);
     const server = createServer((socket) => this.onConnection(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
@@ -148,7 +157,7 @@ export class SocketSimNfcReader implements NfcReader {
     const server = this.server;
     this.server = undefined;
     await new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve());
-    if ('path' in this.opts.listen) rmSync(this.opts.listen.path, { force: true });
+    if ('path' in this.opts.listen) removeStaleSocket(this.opts.listen.path);
   }
 
   private emitStatus(s: NfcStatus): void {
