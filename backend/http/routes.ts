@@ -61,7 +61,7 @@ export function routes(b: Backend): Route[] {
       path: /^\/v1\/box\/batches$/,
       auth: 'box',
       binary: true,
-      handler: (ctx, box) => [200, b.acquirer.processBatch(mustBox(box), ctx.body)],
+      handler: (ctx, box) => [200, b.answerBatch(mustBox(box), ctx.body)],
     },
     { method: 'GET', path: /^\/v1\/box\/time$/, auth: 'box', handler: (ctx) => [200, b.signedTime(ctx.url.searchParams.get('nonce'))] },
     { method: 'GET', path: /^\/v1\/box\/revocations$/, auth: 'box', handler: () => [200, b.issuer.signedRevocations()] },

@@ -4,6 +4,7 @@
  */
 import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
+import { batchAckMessage } from '../../device/core/protocol/batch-ack.ts';
 import { Acquirer, type AcquirerOptions } from './acquirer.ts';
 import { ApiError } from './api-error.ts';
 import { Authority } from './authority.ts';
@@ -65,6 +66,13 @@ export class Backend {
   /** The key boxes pin to check signed time. */
   backendKey(): PublicKeyEntry {
     return this.keys.entries('time')[0]!;
+  }
+
+  /** Processes a box's batch and signs the answer with the back-end key the box pinned. */
+  answerBatch(box: Parameters<Acquirer['processBatch']>[0], body: Uint8Array): ReturnType<Acquirer['processBatch']> & { keyId: string; signature: string } {
+    const a = this.acquirer.processBatch(box, body);
+    const signature = this.keys.signer('time').sign(batchAckMessage(this.p, body, a.batchSeq, a.results, a.voids));
+    return { ...a, keyId: this.keys.activeKeyId('time'), signature: toHex(signature) };
   }
 
   signedTime(nonceHex: string | null): { timeMs: number; keyId: string; signature: string } {

@@ -24,7 +24,7 @@ export interface HousekeepingResult {
 }
 
 export function runHousekeeping(d: HousekeepingDeps): HousekeepingResult {
-  const pruned = d.journal.prune(d.clock().lowerMs);
+  const pruned = d.journal.prune(Math.floor(d.clock().lowerMs));
   if (pruned.debits + pruned.replay + pruned.outcomes > 0) d.log.info({ event: 'journal.pruned', ...pruned }, 'journal pruned');
   const space = (d.disk ?? diskSpace)(d.stateDir);
   const lowDisk = lowDiskWarning(space, { minFreeBytes: d.lowDiskBytes });

@@ -18,6 +18,7 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { z } from 'zod';
+import { batchAckMessage } from '../core/protocol/batch-ack.ts';
 import type { Log } from '../../drivers/common/log.ts';
 import { silentLog } from '../../drivers/common/log.ts';
 import type { CryptoProvider, Ed25519Signer } from '../core/crypto/provider.ts';
@@ -34,8 +35,11 @@ export const BatchAckSchema = z.object({
   batchSeq: safeInt,
   results: z.array(z.object({ debitId: z.string().min(1).max(64), status: z.enum(['settled', 'duplicate', 'rejected']), code: z.string().max(64).optional() })),
   voids: z.array(z.object({ debitId: z.string().min(1).max(64), status: z.enum(['voided', 'rejected']), code: z.string().max(64).optional() })).default([]),
+  keyId: hex(8),
+  signature: hex(64),
 });
-export type BatchAck = z.infer<typeof BatchAckSchema>;
+/** A verified acknowledgement (the signature is checked by the client and dropped). */
+export type BatchAck = Omit<z.infer<typeof BatchAckSchema>, 'keyId' | 'signature'>;
 const TimeReply = z.object({ timeMs: safeInt, keyId: hex(8), signature: hex(64) });
 const RevocationsReply = z.object({
   version: z.number().int().nonnegative().max(0xffffffff),
@@ -121,7 +125,14 @@ export class SyncClient {
     const r = await this.authed('POST', '/v1/box/batches', bytes);
     const ack = this.parse(BatchAckSchema, r.json, 'uploadBatch');
     if (ack.batchSeq !== batchSeq) throw new BoxError('SYNC_BAD_REPLY', `SyncClient.uploadBatch: sent batchSeq ${batchSeq}, ack names ${ack.batchSeq}`, { retryable: true });
-    return ack;
+    // The ack makes the box mark debits settled and later prune them: it must be the back end's.
+    const key = this.o.backendKey;
+    const message = batchAckMessage(this.o.p, bytes, ack.batchSeq, ack.results, ack.voids);
+    if (ack.keyId !== key.keyId || !this.o.p.ed25519Verify(key.publicKey, message, fromHex(ack.signature))) {
+      this.log.error({ event: 'sync.bad-signature', what: 'batch-ack', keyId: ack.keyId }, 'batch acknowledgement fails the pinned back-end key');
+      throw new BoxError('SYNC_BAD_SIGNATURE', `SyncClient.uploadBatch: ack signed by key ${ack.keyId} does not verify against the pinned key ${key.keyId}`, { retryable: true });
+    }
+    return { batchSeq: ack.batchSeq, results: ack.results, voids: ack.voids };
   }
 
   /** GET /v1/box/time over a fresh box nonce; verified against the pinned back-end key. */

@@ -67,7 +67,7 @@ describe('POST /v1/box/batches', () => {
     const restarted = Backend.open({ dbPath: join(f.dir, 'backend.db'), provider: f.p, now: () => f.clock.ms });
     try {
       const row = restarted.authority.box(box.client.keyIdHex)!;
-      expect(restarted.acquirer.processBatch(row, batch)).toEqual(first.body);
+      expect(restarted.answerBatch(row, batch)).toEqual(first.body);
       expect(restarted.ledger.account('alice')?.balance).toBe(100_00 - 15_50);
     } finally {
       restarted.close();

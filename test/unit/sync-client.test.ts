@@ -13,6 +13,7 @@ import { keyId } from '../../device/core/protocol/labels.ts';
 import { openSqliteJournal } from '../../device/journal/sqlite-journal.ts';
 import { systemSyncTimers } from '../../device/sync/backoff.ts';
 import { SyncClient } from '../../device/sync/client.ts';
+import { batchAckMessage } from '../../device/core/protocol/batch-ack.ts';
 import { authMessage, revocationsMessage, timeMessage } from '../../device/sync/signed-messages.ts';
 import { Uploader } from '../../device/sync/uploader.ts';
 
@@ -74,7 +75,7 @@ function startStub(): Promise<Stub> {
     if (url === '/v1/box/batches') {
       const b = decodeBatch(new Uint8Array(body));
       if (!b) return send(res, 400, { error: 'MALFORMED', message: 'bad batch' });
-      let ack = stub.batches.get(b.batchSeq);
+      let ack = stub.batches.get(b.batchSeq) as { batchSeq: number; results: { debitId: string; status: string }[]; voids: [] } | undefined;
       if (!ack) {
         const results = b.entries.map((e) => {
           const id = utf8.decode(e.bytes);
@@ -86,7 +87,9 @@ function startStub(): Promise<Stub> {
         stub.batches.set(b.batchSeq, ack);
       }
       if (fault === 'drop-after-commit') return req.socket.destroy();
-      return send(res, 200, ack);
+      const ackSigner = fault === 'bad-sig' ? rogue : backend;
+      const ackSig = toHex(ackSigner.sign(batchAckMessage(p, new Uint8Array(body), ack.batchSeq, ack.results, ack.voids)));
+      return send(res, 200, { ...ack, keyId: backendKeyId, signature: ackSig });
     }
     if (url.startsWith('/v1/box/time?nonce=')) {
       const boxNonce = fromHex(url.slice('/v1/box/time?nonce='.length));

@@ -24,6 +24,7 @@ export const LABEL = {
   debit: 'qrpay/v1/debit',
   debitId: 'qrpay/v1/debit-id',
   batch: 'qrpay/v1/batch',
+  batchAck: 'qrpay/v1/batch-ack',
   void: 'qrpay/v1/void',
   keyId: 'qrpay/v1/key-id',
   envelopeInfo: 'qrpay/v1/envelope',
