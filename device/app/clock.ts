@@ -48,7 +48,8 @@ export class BoxClock {
       lowerMs = this.baseLowerMs;
     }
     const upperMs = wall >= lowerMs ? wall + SYSTEM_ALLOWANCE_MS : lowerMs + UNKNOWN_ALLOWANCE_MS;
-    return { lowerMs, upperMs };
+    // Whole milliseconds: the journal stores integers (a fractional monotonic reading would be refused).
+    return { lowerMs: Math.floor(lowerMs), upperMs: Math.ceil(upperMs) };
   }
 
   /** True when the system clock agrees with the bounds (not behind the last-known-good time). */

@@ -63,4 +63,13 @@ describe('BoxClock bounds', () => {
     const back = clock(LKG - DAY, { lkg: LKG, synced: true });
     expect(back.c.view().lowerMs).toBe(LKG);
   });
+
+  it('bounds are whole milliseconds even with a fractional monotonic clock (the journal stores integers)', () => {
+    let mono = 0.25;
+    const c = new BoxClock({ wallNow: () => 0, monoNow: () => mono, loadLastKnownGood: () => LKG, saveLastKnownGood: () => {}, floorMs: 0 });
+    mono = 1234.875;
+    expect(Number.isInteger(c.view().lowerMs)).toBe(true);
+    expect(Number.isInteger(c.view().upperMs)).toBe(true);
+    expect(Number.isInteger(c.nowMs())).toBe(true);
+  });
 });
