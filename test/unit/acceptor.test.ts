@@ -30,7 +30,7 @@ function override(j: Journal, methods: Partial<Journal>): Journal {
   });
 }
 
-function setup(wrap?: (j: Journal, order: string[]) => Journal) {
+function setup(wrap?: (j: Journal, order: string[]) => Journal, opts: { bootedIn1970?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'acceptor-'));
   dirs.push(dir);
   const order: string[] = [];
@@ -38,7 +38,13 @@ function setup(wrap?: (j: Journal, order: string[]) => Journal) {
   const journal = wrap ? wrap(raw, order) : raw;
   const w = makeWorld(p);
   let wall = T0;
-  const clock = new BoxClock({ wallNow: () => wall, monoNow: () => wall - T0, loadLastKnownGood: () => T0, saveLastKnownGood: () => {}, floorMs: 0 });
+  const clock = new BoxClock({
+    wallNow: () => (opts.bootedIn1970 ? wall - T0 : wall),
+    monoNow: () => wall - T0 + 0.375,
+    loadLastKnownGood: () => T0,
+    saveLastKnownGood: () => {},
+    floorMs: 0,
+  });
   const indicator = new FakeIndicator();
   const origShow = indicator.show.bind(indicator);
   indicator.show = (pattern) => {
@@ -121,5 +127,13 @@ describe('Acceptor: decide, commit durably, then signal', () => {
       expect(s.acceptor.handleScan(junk)).toMatchObject({ kind: 'decline', code: 'MALFORMED' });
     }
     expect(s.acceptor.handleScan(s.w.wallet(2).pay(s.w.shopA.cards[0]!, 12_50).text).kind).toBe('accept');
+  });
+
+  it('a box whose system clock is in 1970 still accepts, using its last-known-good time', () => {
+    const s = setup(undefined, { bootedIn1970: true });
+    s.advance(1234);
+    const out = s.acceptor.handleScan(s.w.wallet(1).pay(s.w.shopA.cards[0]!, 12_50).text);
+    expect(out.kind).toBe('accept');
+    expect(s.journal.counts().pending).toBe(1);
   });
 });
