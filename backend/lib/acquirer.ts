@@ -62,6 +62,9 @@ export class Acquirer {
   private readonly policy: Pick<Policy, 'freshnessMs' | 'futureSkewMs'>;
   private readonly windowSec: number;
 
+  /** Credentials whose issuer signature verified (bounded; see SettlementContext.verifiedCredentials). */
+  private readonly verifiedCredentials: { has(key: string): boolean; add(key: string): void };
+
   constructor(
     private readonly p: CryptoProvider,
     private readonly db: Db,
@@ -72,6 +75,7 @@ export class Acquirer {
     opts: AcquirerOptions = {},
   ) {
     this.policy = opts.policy ?? DEFAULT_POLICY;
+    this.verifiedCredentials = boundedSet(10_000);
     this.windowSec = Math.floor((opts.overLimitWindowMs ?? 24 * 3600_000) / 1000);
   }
 
@@ -147,6 +151,7 @@ export class Acquirer {
       cardBySerial: (s) => this.authority.cardBySerial(s),
       issuers,
       revocationOf: (w) => this.issuer.revocationVersionOf(w),
+      verifiedCredentials: this.verifiedCredentials,
       policy: this.policy,
     });
     if (!v.ok) {
@@ -339,4 +344,16 @@ export class Acquirer {
       .all(deviceKeyId, this.now() - 30 * 86400_000) as { debit_id: string; code: string }[];
     return rows.map((r) => ({ debitId: r.debit_id, code: r.code }));
   }
+}
+
+/** A set that forgets its oldest entries beyond `max` (memory stays bounded whatever boxes upload). */
+function boundedSet(max: number): { has(key: string): boolean; add(key: string): void } {
+  const s = new Set<string>();
+  return {
+    has: (k) => s.has(k),
+    add(k) {
+      s.add(k);
+      if (s.size > max) s.delete(s.values().next().value as string);
+    },
+  };
 }

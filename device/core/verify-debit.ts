@@ -43,6 +43,12 @@ export interface SettlementContext {
   issuers: ReadonlyMap<string, Uint8Array>;
   /** The revocation-list version that first listed this wallet, and when; undefined if never revoked. */
   revocationOf(walletKeyHex: string): { version: number; atMs: number } | undefined;
+  /**
+   * Optional memo of credentials whose issuer signature already verified (key: SHA-256 of the
+   * credential bytes, hex, + ':' + issuer key hex). A credential is long-lived and arrives with
+   * every debit of its wallet, so the acquirer need not verify it again each time.
+   */
+  verifiedCredentials?: { has(key: string): boolean; add(key: string): void };
   /** Freshness window the box applied; omit to skip the freshness check. */
   policy?: Pick<Policy, 'freshnessMs' | 'futureSkewMs'>;
 }
@@ -107,7 +113,11 @@ function verifyUnsafe(p: CryptoProvider, recordBytes: Uint8Array, ctx: Settlemen
 
   const issuerKey = ctx.issuers.get(toHex(cred.issuerKeyId));
   if (!issuerKey) return reject('UNKNOWN_ISSUER', `issuer ${toHex(cred.issuerKeyId)}`);
-  if (!verifyCredentialSignature(p, issuerKey, cred)) return reject('BAD_CREDENTIAL', 'issuer signature');
+  const memoKey = ctx.verifiedCredentials ? `${toHex(p.sha256(cred.bytes))}:${toHex(issuerKey)}` : '';
+  if (!ctx.verifiedCredentials?.has(memoKey)) {
+    if (!verifyCredentialSignature(p, issuerKey, cred)) return reject('BAD_CREDENTIAL', 'issuer signature');
+    ctx.verifiedCredentials?.add(memoKey);
+  }
 
   const signed = paymentSignedContent(p, a, entry.hash, d.header, hasSession ? d.sessionPublicKey : undefined);
   if (!p.ed25519Verify(cred.walletPublicKey, signed, a.walletSignature)) return reject('BAD_SIGNATURE', 'wallet signature');
