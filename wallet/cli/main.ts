@@ -5,6 +5,9 @@
  *   npm run wallet -- show [--wallet file]
  *   npm run wallet -- locate --lat 52.52 --lon 13.405 [--radius m] | --cell id | --bssid mac
  *                    [--backend URL | --snapshot file] [--pay 12.50 [--send]]   (wallet/cli/locate.ts)
+ *   npm run wallet -- tap [--socket path] [--pay 12.50 [--send [--to host:port]] [--png f.png] [--text]]
+ *                    taps the box's simulated NFC reader (wallet/cli/tap.ts): without --pay prints the
+ *                    verified offer; with --pay pays exactly that charge to the tap's session key
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,8 +17,10 @@ import { toHex } from '../../device/core/encoding/bytes.ts';
 import { formatAmount, parseAmount } from '../../device/core/money.ts';
 import { cardFromText, type IdentityCard } from '../../device/core/protocol/card.ts';
 import { maskToken } from '../../device/core/protocol/credential.ts';
+import type { NfcAnswer } from '../../device/core/protocol/nfc-answer.ts';
 import { locateOffline, locateOnline, parseLocateQuery } from './locate.ts';
 import { renderQr } from './qr.ts';
+import { approvedAmount, DEFAULT_NFC_SOCKET, describeOffer, tapForAnswer } from './tap.ts';
 import { loadWalletFile, openWallet } from './wallet-file.ts';
 import { fromHex } from '../../device/core/encoding/bytes.ts';
 
@@ -26,6 +31,7 @@ function usage(): never {
   process.stderr.write(
     'usage: wallet pay <amount> [--send [host:port]] [--png file] [--svg file] [--text] [--card QC:…|file] [--wallet file]\n' +
       '       wallet show [--wallet file]\n' +
+      '       wallet tap [--socket path] [--pay amount [--send [--to host:port]] [--png file] [--text]] [--wallet file]\n' +
       '       wallet locate --lat d --lon d [--radius m] | --cell id | --bssid mac  [--backend URL | --snapshot file] [--pay amount [--send]]\n',
   );
   process.exit(2);
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
       backend: { type: 'string' },
       snapshot: { type: 'string' },
       pay: { type: 'string' },
+      socket: { type: 'string' },
     },
   });
   const [cmd, arg] = positionals;
@@ -81,7 +88,21 @@ async function main(): Promise<void> {
   }
   let card: IdentityCard;
   let amountText = arg;
-  if (cmd === 'locate') {
+  let nfc: NfcAnswer | undefined;
+  if (cmd === 'tap') {
+    const socketPath = values.socket ?? DEFAULT_NFC_SOCKET;
+    const answer = await tapForAnswer(socketPath, wallet);
+    const offer = describeOffer(answer);
+    process.stderr.write(`tapped ${answer.card.displayName} (${answer.card.merchantId}): box signature and card verified, it asks ${offer['amount']} (charge ${answer.chargeId})\n`);
+    if (!values.pay) {
+      process.stdout.write(`${JSON.stringify(offer)}\n`);
+      return;
+    }
+    approvedAmount(answer, values.pay);
+    card = answer.card;
+    amountText = values.pay;
+    nfc = answer;
+  } else if (cmd === 'locate') {
     const q = parseLocateQuery(values);
     const walletPath = values.wallet ?? DEFAULT_WALLET;
     const found = values.snapshot
@@ -102,8 +123,10 @@ async function main(): Promise<void> {
   if (!amountText) usage();
   const amount = parseAmount(amountText, card.currencyExponent);
   if (amount === null || amount === 0) throw new Error(`wallet pay: expected an amount like 12.50, got ${JSON.stringify(amountText)}`);
-  const { text, counter } = wallet.pay(card, amount);
-  process.stderr.write(`paying ${formatAmount(amount, card.currencyExponent, card.currency)} to ${card.displayName} (${card.merchantId}), counter ${counter}, ${text.length} chars\n`);
+  const { text, counter } = wallet.pay(card, amount, nfc ? { nfc } : {});
+  process.stderr.write(
+    `paying ${formatAmount(amount, card.currencyExponent, card.currency)} to ${card.displayName} (${card.merchantId})${nfc ? ` in the tap's session (charge ${nfc.chargeId})` : ''}, counter ${counter}, ${text.length} chars\n`,
+  );
   if (values.png || values.svg || (!values.text && !values.send && !values.quiet)) {
     const qr = await renderQr(text);
     if (values.png) writeFileSync(values.png, qr.png);
