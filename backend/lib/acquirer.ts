@@ -22,7 +22,7 @@ import { DEFAULT_POLICY, type Policy } from '../../device/core/views.ts';
 import { type SettlementOk, verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
 import { ApiError } from './api-error.ts';
 import type { Authority, BoxRow } from './authority.ts';
-import type { Db } from './db.ts';
+import { type Db, statementCache } from './db.ts';
 import type { Issuer } from './issuer.ts';
 import type { Ledger } from './ledger.ts';
 
@@ -65,6 +65,9 @@ export class Acquirer {
   /** Credentials whose issuer signature verified (bounded; see SettlementContext.verifiedCredentials). */
   private readonly verifiedCredentials: { has(key: string): boolean; add(key: string): void };
 
+  /** Compiled once, reused (see statementCache). */
+  private readonly sql: ReturnType<typeof statementCache>;
+
   constructor(
     private readonly p: CryptoProvider,
     private readonly db: Db,
@@ -74,6 +77,7 @@ export class Acquirer {
     private readonly now: () => number,
     opts: AcquirerOptions = {},
   ) {
+    this.sql = statementCache(db);
     this.policy = opts.policy ?? DEFAULT_POLICY;
     this.verifiedCredentials = boundedSet(10_000);
     this.windowSec = Math.floor((opts.overLimitWindowMs ?? 24 * 3600_000) / 1000);
@@ -88,7 +92,7 @@ export class Acquirer {
     const bodyHash = toHex(this.p.sha256(body));
 
     return this.db.transaction((): BatchAnswer => {
-      const stored = this.db.prepare('SELECT body_hash, results_json FROM batches WHERE device_key_id = ? AND batch_seq = ?').get(box.device_key_id, batch.batchSeq) as
+      const stored = this.sql('SELECT body_hash, results_json FROM batches WHERE device_key_id = ? AND batch_seq = ?').get(box.device_key_id, batch.batchSeq) as
         | { body_hash: string; results_json: string }
         | undefined;
       if (stored) {
@@ -101,10 +105,9 @@ export class Acquirer {
         .filter((e) => e.type === ENTRY.debit)
         .map((e) => this.settleOne(box, devicePublicKey, issuers, e.bytes, batch.batchSeq));
       const answer: BatchAnswer = { batchSeq: batch.batchSeq, results, voids };
-      this.db
-        .prepare('INSERT INTO batches(device_key_id, batch_seq, body_hash, received_at_ms, results_json) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO batches(device_key_id, batch_seq, body_hash, received_at_ms, results_json) VALUES (?, ?, ?, ?, ?)')
         .run(box.device_key_id, batch.batchSeq, bodyHash, this.now(), JSON.stringify(answer));
-      this.db.prepare('UPDATE boxes SET last_batch_at_ms = ? WHERE device_key_id = ?').run(this.now(), box.device_key_id);
+      this.sql('UPDATE boxes SET last_batch_at_ms = ? WHERE device_key_id = ?').run(this.now(), box.device_key_id);
       return answer;
     })();
   }
@@ -114,33 +117,30 @@ export class Acquirer {
     if (!v) return { debitId: '', status: 'rejected', code: 'MALFORMED' };
     const debitId = toHex(v.debitId);
     if (!verifyVoidSignature(this.p, devicePublicKey, v)) return { debitId, status: 'rejected', code: 'BAD_DEVICE_SIGNATURE' };
-    const debit = this.db.prepare('SELECT device_key_id, status FROM debits WHERE debit_id = ?').get(debitId) as { device_key_id: string; status: string } | undefined;
+    const debit = this.sql('SELECT device_key_id, status FROM debits WHERE debit_id = ?').get(debitId) as { device_key_id: string; status: string } | undefined;
     if (debit) {
       if (debit.device_key_id !== box.device_key_id) {
-        const reuse = this.db.prepare('SELECT 1 FROM counter_reuses WHERE device_key_id = ? AND debit_id = ?').get(box.device_key_id, debitId);
+        const reuse = this.sql('SELECT 1 FROM counter_reuses WHERE device_key_id = ? AND debit_id = ?').get(box.device_key_id, debitId);
         return { debitId, status: 'rejected', code: reuse ? 'ALREADY_SETTLED' : 'WRONG_BOX' };
       }
       if (debit.status === 'voided') return { debitId, status: 'voided' };
       return { debitId, status: 'rejected', code: 'ALREADY_SETTLED' };
     }
-    this.db
-      .prepare('INSERT OR IGNORE INTO voids(debit_id, device_key_id, voided_at_sec, record, received_at_ms) VALUES (?, ?, ?, ?, ?)')
+    this.sql('INSERT OR IGNORE INTO voids(debit_id, device_key_id, voided_at_sec, record, received_at_ms) VALUES (?, ?, ?, ?, ?)')
       .run(debitId, box.device_key_id, v.voidedAt, bytes, this.now());
     return { debitId, status: 'voided' };
   }
 
   private reject(box: BoxRow, debitId: string, code: string, batchSeq: number): DebitResult {
     if (debitId) {
-      this.db
-        .prepare('INSERT INTO rejections(device_key_id, debit_id, code, batch_seq, created_at_ms) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO rejections(device_key_id, debit_id, code, batch_seq, created_at_ms) VALUES (?, ?, ?, ?, ?)')
         .run(box.device_key_id, debitId, code, batchSeq, this.now());
     }
     return { debitId, status: 'rejected', code };
   }
 
   private flag(kind: FlagKind, walletKey: string | null, debitId: string | null, deviceKeyId: string, detail: Record<string, unknown>): void {
-    this.db
-      .prepare('INSERT INTO flags(kind, wallet_key, debit_id, device_key_id, detail, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO flags(kind, wallet_key, debit_id, device_key_id, detail, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
       .run(kind, walletKey, debitId, deviceKeyId, JSON.stringify(detail), this.now());
   }
 
@@ -162,7 +162,7 @@ export class Acquirer {
     }
     const authHash = toHex(this.p.sha256(v.debit.authorization));
     const contentHash = this.signedContentHash(v);
-    const existing = this.db.prepare('SELECT device_key_id, authorization_hash, content_hash, amount FROM debits WHERE debit_id = ?').get(v.debitId) as
+    const existing = this.sql('SELECT device_key_id, authorization_hash, content_hash, amount FROM debits WHERE debit_id = ?').get(v.debitId) as
       | { device_key_id: string; authorization_hash: string; content_hash: string | null; amount: number }
       | undefined;
     if (existing) {
@@ -171,7 +171,7 @@ export class Acquirer {
       if (same) return { debitId: v.debitId, status: 'duplicate' };
       return this.settleCounterReuse(box, v, existing, contentHash, bytes, batchSeq);
     }
-    const voided = this.db.prepare('SELECT device_key_id FROM voids WHERE debit_id = ?').get(v.debitId) as { device_key_id: string } | undefined;
+    const voided = this.sql('SELECT device_key_id FROM voids WHERE debit_id = ?').get(v.debitId) as { device_key_id: string } | undefined;
     const isVoided = voided?.device_key_id === box.device_key_id;
     const flags: FlagKind[] = [];
     const account = this.issuer.accountOf(v.walletKey);
@@ -196,8 +196,7 @@ export class Acquirer {
 
     const limit = v.debit.auth.credential.offlineLimit;
     const acc = v.debit.acceptedAt;
-    const win = this.db
-      .prepare(
+    const win = this.sql(
         `SELECT COALESCE(SUM(amount), 0) AS total, COUNT(DISTINCT device_key_id) AS boxes FROM debits
          WHERE wallet_key = ? AND status != 'voided' AND accepted_at_sec BETWEEN ? AND ?`,
       )
@@ -207,7 +206,7 @@ export class Acquirer {
     for (const f of flags) {
       this.flag(f, v.walletKey, v.debitId, box.device_key_id, { amount: v.amount, shortfall, windowTotal: win.total, windowBoxes: win.boxes, offlineLimit: limit });
     }
-    if (flags.length) this.db.prepare('UPDATE debits SET flags = ? WHERE debit_id = ?').run(flags.join(','), v.debitId);
+    if (flags.length) this.sql('UPDATE debits SET flags = ? WHERE debit_id = ?').run(flags.join(','), v.debitId);
     return { debitId: v.debitId, status: 'settled' };
   }
 
@@ -232,10 +231,9 @@ export class Acquirer {
     bytes: Uint8Array,
     batchSeq: number,
   ): DebitResult {
-    const seen = this.db.prepare('SELECT 1 FROM counter_reuses WHERE debit_id = ? AND content_hash = ?').get(v.debitId, contentHash);
+    const seen = this.sql('SELECT 1 FROM counter_reuses WHERE debit_id = ? AND content_hash = ?').get(v.debitId, contentHash);
     if (seen) return { debitId: v.debitId, status: 'duplicate' };
-    const info = this.db
-      .prepare(
+    const info = this.sql(
         `INSERT INTO counter_reuses(debit_id, wallet_key, counter, device_key_id, merchant_id, card_serial, amount, currency,
          accepted_at_sec, batch_seq, settled_at_ms, content_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -267,8 +265,7 @@ export class Acquirer {
     contentHash: string,
     bytes: Uint8Array,
   ): void {
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO debits(debit_id, wallet_key, counter, device_key_id, merchant_id, card_serial, account_id, amount, currency,
          accepted_at_sec, revocation_version, status, batch_seq, settled_at_ms, authorization_hash, content_hash, record)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -299,17 +296,17 @@ export class Acquirer {
     if (!/^[0-9a-f]{32}$/.test(debitId)) throw new BoxError('BAD_REQUEST', 'acquirer.refund: debitId must be 16 bytes of lowercase hex');
     if (!Number.isSafeInteger(amount) || amount <= 0) throw new BoxError('BAD_REQUEST', `acquirer.refund: bad amount ${amount}`);
     return this.db.transaction(() => {
-      const d = this.db.prepare('SELECT merchant_id, account_id, amount, refunded, currency, status FROM debits WHERE debit_id = ?').get(debitId) as
+      const d = this.sql('SELECT merchant_id, account_id, amount, refunded, currency, status FROM debits WHERE debit_id = ?').get(debitId) as
         | { merchant_id: string; account_id: string | null; amount: number; refunded: number; currency: string; status: string }
         | undefined;
       if (!d) throw new BoxError('UNKNOWN_DEBIT', `acquirer.refund: no debit ${debitId}`);
       if (d.status !== 'settled' && d.status !== 'partially_refunded') throw new BoxError('NOT_SETTLED', `acquirer.refund: debit is ${d.status}`);
       if (d.refunded + amount > d.amount) throw new BoxError('REFUND_EXCEEDS', `acquirer.refund: ${amount} more than the ${d.amount - d.refunded} left`);
       const lossAccount = `issuer:loss:${d.currency}`;
-      const lossOpen = -(this.db.prepare("SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE debit_id = ? AND account_id = ? AND kind != 'counter_reuse'").get(debitId, lossAccount) as { s: number }).s;
+      const lossOpen = -(this.sql("SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE debit_id = ? AND account_id = ? AND kind != 'counter_reuse'").get(debitId, lossAccount) as { s: number }).s;
       const toLoss = Math.min(amount, Math.max(lossOpen, 0));
       const toCustomer = amount - toLoss;
-      const info = this.db.prepare('INSERT INTO refunds(debit_id, amount, created_at_ms) VALUES (?, ?, ?)').run(debitId, amount, this.now());
+      const info = this.sql('INSERT INTO refunds(debit_id, amount, created_at_ms) VALUES (?, ?, ?)').run(debitId, amount, this.now());
       const refundId = Number(info.lastInsertRowid);
       this.ledger.post(`refund:${refundId}`, 'refund', debitId, [
         { accountId: `merchant:${d.merchant_id}`, kind: 'merchant', currency: d.currency, amount: -amount },
@@ -319,13 +316,13 @@ export class Acquirer {
       ]);
       const refunded = d.refunded + amount;
       const status = refunded === d.amount ? 'refunded' : 'partially_refunded';
-      this.db.prepare('UPDATE debits SET refunded = ?, status = ? WHERE debit_id = ?').run(refunded, status, debitId);
+      this.sql('UPDATE debits SET refunded = ?, status = ? WHERE debit_id = ?').run(refunded, status, debitId);
       return { refundId, status, refunded };
     })();
   }
 
   flags(limit = 500): { id: number; kind: string; walletKey: string | null; debitId: string | null; deviceKeyId: string | null; detail: unknown; createdAtMs: number }[] {
-    const rows = this.db.prepare('SELECT * FROM flags ORDER BY id DESC LIMIT ?').all(limit) as {
+    const rows = this.sql('SELECT * FROM flags ORDER BY id DESC LIMIT ?').all(limit) as {
       id: number;
       kind: string;
       wallet_key: string | null;
@@ -339,8 +336,7 @@ export class Acquirer {
 
   /** Rejected debits of a box in the last 30 days, newest first (GET /v1/box/updates). */
   rejectionsFor(deviceKeyId: string): { debitId: string; code: string }[] {
-    const rows = this.db
-      .prepare('SELECT DISTINCT debit_id, code FROM rejections WHERE device_key_id = ? AND created_at_ms >= ? ORDER BY id DESC LIMIT 500')
+    const rows = this.sql('SELECT DISTINCT debit_id, code FROM rejections WHERE device_key_id = ? AND created_at_ms >= ? ORDER BY id DESC LIMIT 500')
       .all(deviceKeyId, this.now() - 30 * 86400_000) as { debit_id: string; code: string }[];
     return rows.map((r) => ({ debitId: r.debit_id, code: r.code }));
   }

@@ -12,8 +12,7 @@ import { BoxError } from '../../device/core/errors.ts';
 import { cardFromText, cardHash, cardToText, type IdentityCard } from '../../device/core/protocol/card.ts';
 import { keyId } from '../../device/core/protocol/labels.ts';
 import { wrapMerchantKey } from '../../device/core/protocol/merchant-key.ts';
-import type { Db } from './db.ts';
-import { bumpMeta, getMeta } from './db.ts';
+import { bumpMeta, type Db, getMeta, statementCache } from './db.ts';
 import type { EnrolmentBundle, EnrolmentRequest } from './enrolment.ts';
 import { issueCard } from './issue.ts';
 import type { KeyRing } from './keyring.ts';
@@ -44,24 +43,29 @@ interface MerchantRow {
 export class Authority {
   private readonly cardCache = new Map<number, { card: IdentityCard; hash: Uint8Array }>();
 
+  /** Compiled once, reused (see statementCache). */
+  private readonly sql: ReturnType<typeof statementCache>;
+
   constructor(
     private readonly p: CryptoProvider,
     private readonly db: Db,
     private readonly keys: KeyRing,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.sql = statementCache(db);
+  }
 
   box(deviceKeyId: string): BoxRow | undefined {
-    return this.db.prepare('SELECT * FROM boxes WHERE device_key_id = ?').get(deviceKeyId) as BoxRow | undefined;
+    return this.sql('SELECT * FROM boxes WHERE device_key_id = ?').get(deviceKeyId) as BoxRow | undefined;
   }
 
   private merchant(merchantId: string): MerchantRow | undefined {
-    return this.db.prepare('SELECT * FROM merchants WHERE merchant_id = ?').get(merchantId) as MerchantRow | undefined;
+    return this.sql('SELECT * FROM merchants WHERE merchant_id = ?').get(merchantId) as MerchantRow | undefined;
   }
 
   /** Merchant keys, current first. */
   private merchantKeys(merchantId: string): { key_id: string; secret: string; public_key: string }[] {
-    return this.db.prepare('SELECT key_id, secret, public_key FROM merchant_keys WHERE merchant_id = ? ORDER BY seq DESC').all(merchantId) as {
+    return this.sql('SELECT key_id, secret, public_key FROM merchant_keys WHERE merchant_id = ? ORDER BY seq DESC').all(merchantId) as {
       key_id: string;
       secret: string;
       public_key: string;
@@ -71,9 +75,8 @@ export class Authority {
   private addMerchantKey(merchantId: string): void {
     const secret = this.p.randomBytes(32);
     const pub = this.p.x25519PrivateKey(secret).publicKey;
-    const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM merchant_keys WHERE merchant_id = ?').get(merchantId) as { s: number }).s + 1;
-    this.db
-      .prepare('INSERT INTO merchant_keys(key_id, merchant_id, secret, public_key, created_at_ms, seq) VALUES (?, ?, ?, ?, ?, ?)')
+    const seq = (this.sql('SELECT COALESCE(MAX(seq), 0) AS s FROM merchant_keys WHERE merchant_id = ?').get(merchantId) as { s: number }).s + 1;
+    this.sql('INSERT INTO merchant_keys(key_id, merchant_id, secret, public_key, created_at_ms, seq) VALUES (?, ?, ?, ?, ?, ?)')
       .run(toHex(keyId(this.p, pub)), merchantId, toHex(secret), toHex(pub), this.now(), seq);
   }
 
@@ -99,13 +102,12 @@ export class Authority {
       notAfterSec: nowSec + CARD_VALIDITY_DAYS * 86400,
       ...(location ? { location } : {}),
     });
-    this.db
-      .prepare(
+    this.sql(
         'INSERT INTO cards(serial, merchant_id, device_key_id, till_id, text, enc_key_id, authority_key_id, not_after_sec, issued_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(serial, m.merchant_id, box.device_key_id, box.till_id, cardToText(card), current.key_id, toHex(card.authorityKeyId), card.notAfter, this.now());
-    this.db.prepare('UPDATE boxes SET own_card_serial = ? WHERE device_key_id = ?').run(serial, box.device_key_id);
-    this.db.prepare('UPDATE merchants SET roster_version = roster_version + 1 WHERE merchant_id = ?').run(m.merchant_id);
+    this.sql('UPDATE boxes SET own_card_serial = ? WHERE device_key_id = ?').run(serial, box.device_key_id);
+    this.sql('UPDATE merchants SET roster_version = roster_version + 1 WHERE merchant_id = ?').run(m.merchant_id);
     return card;
   }
 
@@ -123,8 +125,7 @@ export class Authority {
       }
       let m = this.merchant(req.merchantId);
       if (!m) {
-        this.db
-          .prepare('INSERT INTO merchants(merchant_id, display_name, currency, currency_exponent, created_at_ms) VALUES (?, ?, ?, ?, ?)')
+        this.sql('INSERT INTO merchants(merchant_id, display_name, currency, currency_exponent, created_at_ms) VALUES (?, ?, ?, ?, ?)')
           .run(req.merchantId, req.displayName, req.currency, req.currencyExponent, this.now());
         this.addMerchantKey(req.merchantId);
         m = this.merchant(req.merchantId)!;
@@ -132,19 +133,17 @@ export class Authority {
         throw new BoxError('ENROL_CONFLICT', `authority.enrol: merchant ${req.merchantId} settles in ${m.currency}, request says ${req.currency}`);
       }
       const tillId = m.next_till;
-      this.db.prepare('UPDATE merchants SET next_till = next_till + 1 WHERE merchant_id = ?').run(req.merchantId);
+      this.sql('UPDATE merchants SET next_till = next_till + 1 WHERE merchant_id = ?').run(req.merchantId);
       const box = { device_key_id: deviceKeyId, device_public_key: req.devicePublicKey, till_id: tillId };
-      this.db
-        .prepare(
+      this.sql(
           'INSERT INTO boxes(device_key_id, merchant_id, device_public_key, identity_public_key, till_id, own_card_serial, enrolled_at_ms) VALUES (?, ?, ?, ?, ?, 0, ?)',
         )
         .run(deviceKeyId, req.merchantId, req.devicePublicKey, req.identityPublicKey, tillId, this.now());
       this.signCardFor(this.merchant(req.merchantId)!, box, req.location);
-      this.db
-        .prepare('INSERT INTO directory_entries(device_key_id, merchant_id, lat, lon, updated_at_ms) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO directory_entries(device_key_id, merchant_id, lat, lon, updated_at_ms) VALUES (?, ?, ?, ?, ?)')
         .run(deviceKeyId, req.merchantId, req.location?.lat ?? null, req.location?.lon ?? null, this.now());
-      for (const c of new Set(req.cellIds)) this.db.prepare('INSERT INTO directory_cells(cell_id, device_key_id) VALUES (?, ?)').run(c, deviceKeyId);
-      for (const b of new Set(req.bssids)) this.db.prepare('INSERT INTO directory_bssids(bssid, device_key_id) VALUES (?, ?)').run(b, deviceKeyId);
+      for (const c of new Set(req.cellIds)) this.sql('INSERT INTO directory_cells(cell_id, device_key_id) VALUES (?, ?)').run(c, deviceKeyId);
+      for (const b of new Set(req.bssids)) this.sql('INSERT INTO directory_bssids(bssid, device_key_id) VALUES (?, ?)').run(b, deviceKeyId);
       bumpMeta(this.db, 'directory_version');
       return this.bundleFor(this.box(deviceKeyId)!);
     })();
@@ -156,8 +155,7 @@ export class Authority {
       .slice(0, 2)
       .map((k) => k.key_id);
     const nowSec = Math.floor(this.now() / 1000);
-    const rows = this.db
-      .prepare(
+    const rows = this.sql(
         `SELECT c.text, c.enc_key_id FROM cards c JOIN boxes b ON b.device_key_id = c.device_key_id
          WHERE c.merchant_id = ? AND b.revoked_at_ms IS NULL AND c.not_after_sec >= ? ORDER BY c.serial`,
       )
@@ -167,8 +165,7 @@ export class Authority {
 
   /** The current own card of every active box of the merchant (what the directory hands out). */
   currentCards(merchantId: string): string[] {
-    const rows = this.db
-      .prepare(
+    const rows = this.sql(
         `SELECT c.text FROM boxes b JOIN cards c ON c.serial = b.own_card_serial
          WHERE b.merchant_id = ? AND b.revoked_at_ms IS NULL ORDER BY b.till_id`,
       )
@@ -179,7 +176,7 @@ export class Authority {
   bundleFor(box: BoxRow): EnrolmentBundle {
     const keys = this.merchantKeys(box.merchant_id).slice(0, 2);
     const m = this.merchant(box.merchant_id)!;
-    this.db.prepare('UPDATE boxes SET delivered_roster_version = ? WHERE device_key_id = ?').run(m.roster_version, box.device_key_id);
+    this.sql('UPDATE boxes SET delivered_roster_version = ? WHERE device_key_id = ?').run(m.roster_version, box.device_key_id);
     return {
       version: 1,
       merchantId: box.merchant_id,
@@ -203,13 +200,13 @@ export class Authority {
     return this.db.transaction(() => {
       const box = this.box(deviceKeyId);
       if (!box) throw new BoxError('UNKNOWN_BOX', `authority.updatesFor: unknown box ${deviceKeyId}`);
-      const own = this.db.prepare('SELECT not_after_sec, enc_key_id FROM cards WHERE serial = ?').get(box.own_card_serial) as
+      const own = this.sql('SELECT not_after_sec, enc_key_id FROM cards WHERE serial = ?').get(box.own_card_serial) as
         | { not_after_sec: number; enc_key_id: string }
         | undefined;
       const current = this.merchantKeys(box.merchant_id)[0]!;
       const nowSec = Math.floor(this.now() / 1000);
       if (!own || own.not_after_sec - nowSec < RENEW_BEFORE_DAYS * 86400 || own.enc_key_id !== current.key_id) {
-        const loc = this.db.prepare('SELECT lat, lon FROM directory_entries WHERE device_key_id = ?').get(deviceKeyId) as
+        const loc = this.sql('SELECT lat, lon FROM directory_entries WHERE device_key_id = ?').get(deviceKeyId) as
           | { lat: number | null; lon: number | null }
           | undefined;
         const location = loc && loc.lat !== null && loc.lon !== null ? { lat: loc.lat, lon: loc.lon } : undefined;
@@ -227,7 +224,7 @@ export class Authority {
     return this.db.transaction(() => {
       if (!this.merchant(merchantId)) throw new BoxError('UNKNOWN_MERCHANT', `authority.rotateMerchantKey: unknown merchant ${merchantId}`);
       this.addMerchantKey(merchantId);
-      this.db.prepare('UPDATE merchants SET roster_version = roster_version + 1 WHERE merchant_id = ?').run(merchantId);
+      this.sql('UPDATE merchants SET roster_version = roster_version + 1 WHERE merchant_id = ?').run(merchantId);
       return this.merchantKeys(merchantId)[0]!.key_id;
     })();
   }
@@ -237,8 +234,8 @@ export class Authority {
       const box = this.box(deviceKeyId);
       if (!box) return false;
       if (box.revoked_at_ms === null) {
-        this.db.prepare('UPDATE boxes SET revoked_at_ms = ? WHERE device_key_id = ?').run(this.now(), deviceKeyId);
-        this.db.prepare('UPDATE merchants SET roster_version = roster_version + 1 WHERE merchant_id = ?').run(box.merchant_id);
+        this.sql('UPDATE boxes SET revoked_at_ms = ? WHERE device_key_id = ?').run(this.now(), deviceKeyId);
+        this.sql('UPDATE merchants SET roster_version = roster_version + 1 WHERE merchant_id = ?').run(box.merchant_id);
         bumpMeta(this.db, 'directory_version');
       }
       return true;
@@ -249,7 +246,7 @@ export class Authority {
   cardBySerial(serial: number): { card: IdentityCard; hash: Uint8Array } | undefined {
     const hit = this.cardCache.get(serial);
     if (hit) return hit;
-    const row = this.db.prepare('SELECT text FROM cards WHERE serial = ?').get(serial) as { text: string } | undefined;
+    const row = this.sql('SELECT text FROM cards WHERE serial = ?').get(serial) as { text: string } | undefined;
     const card = row ? cardFromText(row.text) : null;
     if (!card) return undefined;
     const entry = { card, hash: cardHash(this.p, card) };

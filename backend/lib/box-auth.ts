@@ -9,7 +9,7 @@ import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { ApiError } from './api-error.ts';
 import type { Authority, BoxRow } from './authority.ts';
-import type { Db } from './db.ts';
+import { type Db, statementCache } from './db.ts';
 import { boxAuthMessage } from './signed.ts';
 
 export const NONCE_TTL_MS = 60_000;
@@ -22,20 +22,25 @@ export interface AuthHeaders {
 }
 
 export class BoxAuth {
+  /** Compiled once, reused (see statementCache). */
+  private readonly sql: ReturnType<typeof statementCache>;
+
   constructor(
     private readonly p: CryptoProvider,
-    private readonly db: Db,
+    db: Db,
     private readonly authority: Authority,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.sql = statementCache(db);
+  }
 
   issueNonce(): string {
     const now = this.now();
-    this.db.prepare('DELETE FROM nonces WHERE created_at_ms < ?').run(now - NONCE_TTL_MS);
-    const outstanding = (this.db.prepare('SELECT COUNT(*) AS n FROM nonces').get() as { n: number }).n;
+    this.sql('DELETE FROM nonces WHERE created_at_ms < ?').run(now - NONCE_TTL_MS);
+    const outstanding = (this.sql('SELECT COUNT(*) AS n FROM nonces').get() as { n: number }).n;
     if (outstanding >= MAX_OUTSTANDING_NONCES) throw new ApiError(503, 'BUSY', 'boxAuth.issueNonce: too many outstanding nonces');
     const nonce = toHex(this.p.randomBytes(16));
-    this.db.prepare('INSERT INTO nonces(nonce, created_at_ms) VALUES (?, ?)').run(nonce, now);
+    this.sql('INSERT INTO nonces(nonce, created_at_ms) VALUES (?, ?)').run(nonce, now);
     return nonce;
   }
 
@@ -51,7 +56,7 @@ export class BoxAuth {
     if (!this.p.ed25519Verify(fromHex(box.device_public_key), message, fromHex(h.signature))) {
       throw new ApiError(401, 'BAD_AUTH', 'boxAuth: signature does not verify');
     }
-    const used = this.db.prepare('DELETE FROM nonces WHERE nonce = ? AND created_at_ms >= ?').run(h.nonce, this.now() - NONCE_TTL_MS);
+    const used = this.sql('DELETE FROM nonces WHERE nonce = ? AND created_at_ms >= ?').run(h.nonce, this.now() - NONCE_TTL_MS);
     if (used.changes !== 1) throw new ApiError(401, 'BAD_NONCE', 'boxAuth: nonce unknown, expired or already used');
     return box;
   }

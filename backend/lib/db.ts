@@ -14,6 +14,24 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { BoxError } from '../../device/core/errors.ts';
 
 export type Db = BetterSqlite3.Database;
+export type Statement = BetterSqlite3.Statement;
+
+/**
+ * Statements compiled once per SQL text and reused (better-sqlite3 compiles on every `prepare`,
+ * which cost more than running the statement on the per-debit paths). One cache per owner object:
+ * the SQL texts are constants, so it holds a fixed handful of statements.
+ */
+export function statementCache(db: Db): (sql: string) => Statement {
+  const cache = new Map<string, Statement>();
+  return (sql) => {
+    let s = cache.get(sql);
+    if (s === undefined) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+}
 
 /** The version `openBackendDb` brings every database to (SCHEMA is version 1, then MIGRATIONS). */
 export const SCHEMA_VERSION = 2;

@@ -6,7 +6,7 @@ import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
 import { toHex } from '../../device/core/encoding/bytes.ts';
 import { BoxError } from '../../device/core/errors.ts';
 import type { Credential } from '../../device/core/protocol/credential.ts';
-import type { Db } from './db.ts';
+import { type Db, statementCache } from './db.ts';
 import { issueCredential } from './issue.ts';
 import type { KeyRing } from './keyring.ts';
 import type { Ledger } from './ledger.ts';
@@ -25,13 +25,18 @@ const ACCOUNT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 export class Issuer {
   private revocationCache: SignedRevocations | undefined;
 
+  /** Compiled once, reused (see statementCache). */
+  private readonly sql: ReturnType<typeof statementCache>;
+
   constructor(
     private readonly p: CryptoProvider,
     private readonly db: Db,
     private readonly keys: KeyRing,
     private readonly ledger: Ledger,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.sql = statementCache(db);
+  }
 
   /** Opens a customer account funded with `balance` (booked against the issuer's funding account). */
   createAccount(accountId: string, balance: number, currency: string): void {
@@ -67,8 +72,7 @@ export class Issuer {
       offlineLimit,
       notAfterSec: Math.floor(this.now() / 1000) + days * 86400,
     });
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO credentials(wallet_key, account_id, credential, issuer_key_id, offline_limit, currency, not_after_sec, issued_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(wallet_key) DO UPDATE SET account_id = excluded.account_id, credential = excluded.credential,
          issuer_key_id = excluded.issuer_key_id, offline_limit = excluded.offline_limit, currency = excluded.currency,
@@ -80,7 +84,7 @@ export class Issuer {
 
   /** The account a wallet key pays from, if the issuer knows it. */
   accountOf(walletKey: string): { accountId: string; offlineLimit: number } | undefined {
-    const row = this.db.prepare('SELECT account_id, offline_limit FROM credentials WHERE wallet_key = ?').get(walletKey) as
+    const row = this.sql('SELECT account_id, offline_limit FROM credentials WHERE wallet_key = ?').get(walletKey) as
       | { account_id: string; offline_limit: number }
       | undefined;
     return row ? { accountId: row.account_id, offlineLimit: row.offline_limit } : undefined;
@@ -92,15 +96,15 @@ export class Issuer {
     return this.db.transaction(() => {
       const existing = this.revocationVersionOf(walletKey);
       if (existing) return existing.version;
-      const version = (this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM revocations').get() as { v: number }).v + 1;
-      this.db.prepare('INSERT INTO revocations(version, wallet_key, revoked_at_ms) VALUES (?, ?, ?)').run(version, walletKey, this.now());
+      const version = (this.sql('SELECT COALESCE(MAX(version), 0) AS v FROM revocations').get() as { v: number }).v + 1;
+      this.sql('INSERT INTO revocations(version, wallet_key, revoked_at_ms) VALUES (?, ?, ?)').run(version, walletKey, this.now());
       this.revocationCache = undefined;
       return version;
     })();
   }
 
   revocationVersionOf(walletKey: string): { version: number; atMs: number } | undefined {
-    const row = this.db.prepare('SELECT version, revoked_at_ms FROM revocations WHERE wallet_key = ?').get(walletKey) as
+    const row = this.sql('SELECT version, revoked_at_ms FROM revocations WHERE wallet_key = ?').get(walletKey) as
       | { version: number; revoked_at_ms: number }
       | undefined;
     return row ? { version: row.version, atMs: row.revoked_at_ms } : undefined;
@@ -111,11 +115,11 @@ export class Issuer {
    * older than that (the box declines with REVOCATION_STALE past its own limit).
    */
   signedRevocations(maxAgeMs = 3600_000): SignedRevocations {
-    const version = (this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM revocations').get() as { v: number }).v;
+    const version = (this.sql('SELECT COALESCE(MAX(version), 0) AS v FROM revocations').get() as { v: number }).v;
     const c = this.revocationCache;
     const now = this.now();
     if (c && c.version === version && c.keyId === this.keys.activeKeyId('issuer') && now - c.issuedAtMs < maxAgeMs) return c;
-    const wallets = (this.db.prepare('SELECT wallet_key FROM revocations ORDER BY wallet_key').all() as { wallet_key: string }[]).map((r) => r.wallet_key);
+    const wallets = (this.sql('SELECT wallet_key FROM revocations ORDER BY wallet_key').all() as { wallet_key: string }[]).map((r) => r.wallet_key);
     const signer = this.keys.signer('issuer');
     this.revocationCache = {
       version,

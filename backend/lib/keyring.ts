@@ -8,7 +8,7 @@ import type { CryptoProvider, Ed25519Signer } from '../../device/core/crypto/pro
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { BoxError } from '../../device/core/errors.ts';
 import { keyId } from '../../device/core/protocol/labels.ts';
-import type { Db } from './db.ts';
+import { type Db, statementCache } from './db.ts';
 import { type KeyRole, rolloverMessage } from './signed.ts';
 
 export interface PublicKeyEntry {
@@ -30,11 +30,15 @@ const ROLES: readonly KeyRole[] = ['authority', 'issuer', 'time'];
 export class KeyRing {
   private readonly signers = new Map<string, Ed25519Signer>();
 
+  /** Compiled once, reused (see statementCache). */
+  private readonly sql: ReturnType<typeof statementCache>;
+
   constructor(
     private readonly p: CryptoProvider,
     private readonly db: Db,
     private readonly now: () => number,
   ) {
+    this.sql = statementCache(db);
     for (const role of ROLES) if (!this.activeRow(role)) this.create(role);
   }
 
@@ -42,15 +46,13 @@ export class KeyRing {
     const seed = this.p.randomBytes(32);
     const pub = this.p.ed25519Signer(seed).publicKey;
     const id = toHex(keyId(this.p, pub));
-    this.db
-      .prepare('INSERT INTO signing_keys(key_id, role, seed, public_key, created_at_ms) VALUES (?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO signing_keys(key_id, role, seed, public_key, created_at_ms) VALUES (?, ?, ?, ?, ?)')
       .run(id, role, toHex(seed), toHex(pub), this.now());
     return { keyId: id, publicKey: pub };
   }
 
   private activeRow(role: KeyRole): { key_id: string; seed: string; public_key: string } | undefined {
-    return this.db
-      .prepare('SELECT key_id, seed, public_key FROM signing_keys WHERE role = ? AND retired_at_ms IS NULL ORDER BY created_at_ms DESC, rowid DESC LIMIT 1')
+    return this.sql('SELECT key_id, seed, public_key FROM signing_keys WHERE role = ? AND retired_at_ms IS NULL ORDER BY created_at_ms DESC, rowid DESC LIMIT 1')
       .get(role) as { key_id: string; seed: string; public_key: string } | undefined;
   }
 
@@ -72,8 +74,7 @@ export class KeyRing {
 
   /** All trusted keys of a role (active first, then retired ones still trusted). */
   entries(role: KeyRole): PublicKeyEntry[] {
-    const rows = this.db
-      .prepare('SELECT key_id, public_key FROM signing_keys WHERE role = ? ORDER BY retired_at_ms IS NOT NULL, created_at_ms DESC, rowid DESC')
+    const rows = this.sql('SELECT key_id, public_key FROM signing_keys WHERE role = ? ORDER BY retired_at_ms IS NOT NULL, created_at_ms DESC, rowid DESC')
       .all(role) as { key_id: string; public_key: string }[];
     return rows.map((r) => ({ keyId: r.key_id, publicKey: r.public_key }));
   }
@@ -88,7 +89,7 @@ export class KeyRing {
       const old = this.signer(role);
       const oldKeyId = this.activeKeyId(role);
       const at = this.now();
-      this.db.prepare('UPDATE signing_keys SET retired_at_ms = ? WHERE key_id = ?').run(at, oldKeyId);
+      this.sql('UPDATE signing_keys SET retired_at_ms = ? WHERE key_id = ?').run(at, oldKeyId);
       const fresh = this.create(role);
       const r: Rollover = {
         role,
@@ -98,17 +99,15 @@ export class KeyRing {
         issuedAtMs: at,
         signature: toHex(old.sign(rolloverMessage(role, fresh.publicKey, at))),
       };
-      this.db
-        .prepare('INSERT INTO key_rollovers(role, old_key_id, new_key_id, new_public_key, issued_at_ms, signature) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO key_rollovers(role, old_key_id, new_key_id, new_public_key, issued_at_ms, signature) VALUES (?, ?, ?, ?, ?, ?)')
         .run(r.role, r.oldKeyId, r.newKeyId, r.newPublicKey, r.issuedAtMs, r.signature);
-      this.db.prepare('UPDATE merchants SET roster_version = roster_version + 1').run();
+      this.sql('UPDATE merchants SET roster_version = roster_version + 1').run();
       return r;
     })();
   }
 
   rollovers(): Rollover[] {
-    const rows = this.db
-      .prepare('SELECT role, old_key_id, new_key_id, new_public_key, issued_at_ms, signature FROM key_rollovers ORDER BY id')
+    const rows = this.sql('SELECT role, old_key_id, new_key_id, new_public_key, issued_at_ms, signature FROM key_rollovers ORDER BY id')
       .all() as { role: KeyRole; old_key_id: string; new_key_id: string; new_public_key: string; issued_at_ms: number; signature: string }[];
     return rows.map((r) => ({
       role: r.role,

@@ -7,7 +7,7 @@
  * `issuer:loss:<CUR>` (what the issuer bears: settled debits the customer could not cover).
  */
 import { BoxError } from '../../device/core/errors.ts';
-import type { Db } from './db.ts';
+import { type Db, statementCache } from './db.ts';
 
 export type AccountKind = 'customer' | 'merchant' | 'issuer_funding' | 'issuer_loss';
 
@@ -27,21 +27,25 @@ export interface EntryInput {
 }
 
 export class Ledger {
+  /** Compiled once, reused (see statementCache). */
+  private readonly sql: ReturnType<typeof statementCache>;
+
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.sql = statementCache(db);
+  }
 
   account(accountId: string): Account | undefined {
-    const row = this.db.prepare('SELECT account_id, kind, currency, balance FROM accounts WHERE account_id = ?').get(accountId) as
+    const row = this.sql('SELECT account_id, kind, currency, balance FROM accounts WHERE account_id = ?').get(accountId) as
       | { account_id: string; kind: AccountKind; currency: string; balance: number }
       | undefined;
     return row ? { accountId: row.account_id, kind: row.kind, currency: row.currency, balance: row.balance } : undefined;
   }
 
   ensureAccount(accountId: string, kind: AccountKind, currency: string): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO accounts(account_id, kind, currency, balance, created_at_ms) VALUES (?, ?, ?, 0, ?)')
+    this.sql('INSERT OR IGNORE INTO accounts(account_id, kind, currency, balance, created_at_ms) VALUES (?, ?, ?, 0, ?)')
       .run(accountId, kind, currency, this.now());
     const a = this.account(accountId)!;
     if (a.kind !== kind || a.currency !== currency) {
@@ -54,30 +58,34 @@ export class Ledger {
     const sum = entries.reduce((s, e) => s + e.amount, 0);
     if (sum !== 0) throw new BoxError('LEDGER_UNBALANCED', `ledger.post: ${txnId} entries sum to ${sum}`);
     if (new Set(entries.map((e) => e.currency)).size > 1) throw new BoxError('LEDGER_CURRENCY', `ledger.post: ${txnId} mixes currencies`);
-    const insert = this.db.prepare('INSERT INTO ledger_entries(txn_id, account_id, amount, kind, debit_id, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)');
-    const move = this.db.prepare('UPDATE accounts SET balance = balance + ? WHERE account_id = ?');
+    const insert = this.sql('INSERT INTO ledger_entries(txn_id, account_id, amount, kind, debit_id, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)');
+    const move = this.sql('UPDATE accounts SET balance = balance + ? WHERE account_id = ? AND kind = ? AND currency = ?');
+    const now = this.now();
     for (const e of entries) {
       if (e.amount === 0) continue;
-      this.ensureAccount(e.accountId, e.kind, e.currency);
-      insert.run(txnId, e.accountId, e.amount, kind, debitId, this.now());
-      move.run(e.amount, e.accountId);
+      // One statement when the account exists with this kind and currency (the usual case);
+      // otherwise create it, or refuse a kind/currency mismatch, and move again.
+      if (move.run(e.amount, e.accountId, e.kind, e.currency).changes !== 1) {
+        this.ensureAccount(e.accountId, e.kind, e.currency);
+        move.run(e.amount, e.accountId, e.kind, e.currency);
+      }
+      insert.run(txnId, e.accountId, e.amount, kind, debitId, now);
     }
   }
 
   /** Sum of every entry ever booked: zero when the books balance. */
   total(): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries').get() as { s: number }).s;
+    return (this.sql('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries').get() as { s: number }).s;
   }
 
   entriesOf(accountId: string, limit = 100): { txnId: string; amount: number; kind: string; debitId: string | null; createdAtMs: number }[] {
-    const rows = this.db
-      .prepare('SELECT txn_id, amount, kind, debit_id, created_at_ms FROM ledger_entries WHERE account_id = ? ORDER BY id DESC LIMIT ?')
+    const rows = this.sql('SELECT txn_id, amount, kind, debit_id, created_at_ms FROM ledger_entries WHERE account_id = ? ORDER BY id DESC LIMIT ?')
       .all(accountId, limit) as { txn_id: string; amount: number; kind: string; debit_id: string | null; created_at_ms: number }[];
     return rows.map((r) => ({ txnId: r.txn_id, amount: r.amount, kind: r.kind, debitId: r.debit_id, createdAtMs: r.created_at_ms }));
   }
 
   /** Balance recomputed from the entries (the cached balance column must equal it). */
   entrySum(accountId: string): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE account_id = ?').get(accountId) as { s: number }).s;
+    return (this.sql('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE account_id = ?').get(accountId) as { s: number }).s;
   }
 }
