@@ -16,7 +16,6 @@
 import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { BoxError } from '../../device/core/errors.ts';
-import { paymentSignedContent } from '../../device/core/protocol/authorization.ts';
 import { decodeBatch, decodeVoid, ENTRY, verifyBatchSignature, verifyVoidSignature } from '../../device/core/protocol/batch.ts';
 import { DEFAULT_POLICY, type Policy } from '../../device/core/views.ts';
 import { type SettlementOk, verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
@@ -212,10 +211,7 @@ export class Acquirer {
 
   /** H(the wallet's signed content, 5.2): what tells one authorization from another (never the signature bytes). */
   private signedContentHash(v: SettlementOk): string {
-    const card = this.authority.cardBySerial(v.cardSerial);
-    if (!card) throw new BoxError('UNKNOWN_CARD', `acquirer.signedContentHash: card ${v.cardSerial} vanished`);
-    const d = v.debit;
-    return toHex(this.p.sha256(paymentSignedContent(this.p, d.auth, card.hash, d.header, d.sessionPublicKey.length === 32 ? d.sessionPublicKey : undefined)));
+    return toHex(this.p.sha256(v.signedContent));
   }
 
   /**

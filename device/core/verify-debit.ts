@@ -62,6 +62,8 @@ export interface SettlementOk {
   currency: string;
   debitId: string;
   cardSerial: number;
+  /** The wallet's signed content (5.2) its signature verified over: what tells one authorization from another. */
+  signedContent: Uint8Array;
 }
 
 export interface SettlementReject {
@@ -134,5 +136,5 @@ function verifyUnsafe(p: CryptoProvider, recordBytes: Uint8Array, ctx: Settlemen
   if (cred.currency !== a.currency || entry.card.currency !== a.currency) return reject('CURRENCY_MISMATCH', `debit in ${a.currency}`);
   if (a.amount <= 0 || a.amount > cred.offlineLimit) return reject('OVER_LIMIT', `amount ${a.amount}, limit ${cred.offlineLimit}`);
 
-  return { ok: true, debit: d, walletKey, counter: a.counter, amount: a.amount, currency: a.currency, debitId, cardSerial: a.cardSerial };
+  return { ok: true, debit: d, walletKey, counter: a.counter, amount: a.amount, currency: a.currency, debitId, cardSerial: a.cardSerial, signedContent: signed };
 }

@@ -177,13 +177,14 @@ export class Uploader {
         const stored: StoredBatch = { batchId: `b${step.batchSeq}-${toHex(this.o.deviceKeyId).slice(0, 8)}`, batchSeq: step.batchSeq, debitIds: step.debitIds, bytesHex: toHex(bytes) };
         this.save({ nextBatchSeq: step.batchSeq + 1, inFlight: [...outbox.inFlight, stored] });
         this.o.journal.markUploaded(stored.debitIds, stored.batchId);
-        await this.sendStored(stored);
+        await this.sendStored(stored, bytes);
       }
     }
   }
 
-  private async sendStored(b: StoredBatch): Promise<void> {
-    const bytes = fromHex(b.bytesHex);
+  /** `signed`: the bytes just signed (= fromHex(b.bytesHex)), which spares decoding them again. */
+  private async sendStored(b: StoredBatch, signed?: Uint8Array): Promise<void> {
+    const bytes = signed ?? fromHex(b.bytesHex);
     this.stats.batchesSent++;
     this.stats.debitsSent += b.debitIds.length;
     this.stats.bodyBytes += bytes.length;
