@@ -1,10 +1,10 @@
 /**
  * The reference wallet on the command line.
  *
- *   npm run wallet -- pay 12.50 [--send [host:port]] [--png f.png] [--svg f.svg] [--text] [--card QC:…|file] [--wallet file]
+ *   npm run wallet -- pay 12.50 [--send [--to host:port]] [--png f.png] [--svg f.svg] [--text] [--card QC:…|file] [--wallet file]
  *   npm run wallet -- show [--wallet file]
  *   npm run wallet -- locate --lat 52.52 --lon 13.405 [--radius m] | --cell id | --bssid mac
- *                    [--backend URL | --snapshot file] [--pay 12.50 [--send]]   (wallet/cli/locate.ts)
+ *                    [--backend URL | --snapshot file] [--pay 12.50 [--send [--to host:port]]]   (wallet/cli/locate.ts)
  *   npm run wallet -- tap [--socket path] [--pay 12.50 [--send [--to host:port]] [--png f.png] [--text]]
  *                    taps the box's simulated NFC reader (wallet/cli/tap.ts): without --pay prints the
  *                    verified offer; with --pay pays exactly that charge to the tap's session key
@@ -19,6 +19,7 @@ import { cardFromText, type IdentityCard } from '../../device/core/protocol/card
 import { maskToken } from '../../device/core/protocol/credential.ts';
 import type { NfcAnswer } from '../../device/core/protocol/nfc-answer.ts';
 import { locateOffline, locateOnline, parseLocateQuery } from './locate.ts';
+import { strayPositionalError } from './args.ts';
 import { renderQr } from './qr.ts';
 import { approvedAmount, DEFAULT_NFC_SOCKET, describeOffer, tapForAnswer } from './tap.ts';
 import { loadWalletFile, openWallet } from './wallet-file.ts';
@@ -27,14 +28,15 @@ import { fromHex } from '../../device/core/encoding/bytes.ts';
 const DEFAULT_WALLET = 'var/demo/wallet.json';
 const DEFAULT_CARD = 'var/demo/merchant-card.txt';
 
-function usage(): never {
-  process.stderr.write(
-    'usage: wallet pay <amount> [--send [host:port]] [--png file] [--svg file] [--text] [--card QC:…|file] [--wallet file]\n' +
+function usage(exitCode = 2): never {
+  (exitCode === 0 ? process.stdout : process.stderr).write(
+    'usage: wallet pay <amount> [--send [--to host:port]] [--png file] [--svg file] [--text] [--card QC:…|file] [--wallet file]\n' +
       '       wallet show [--wallet file]\n' +
       '       wallet tap [--socket path] [--pay amount [--send [--to host:port]] [--png file] [--text]] [--wallet file]\n' +
-      '       wallet locate --lat d --lon d [--radius m] | --cell id | --bssid mac  [--backend URL | --snapshot file] [--pay amount [--send]]\n',
+      '       wallet locate --lat d --lon d [--radius m] | --cell id | --bssid mac  [--backend URL | --snapshot file] [--pay amount [--send [--to host:port]]]\n' +
+      '       (--send goes to the simulated scanner at 127.0.0.1:7410 unless --to says otherwise)\n',
   );
-  process.exit(2);
+  process.exit(exitCode);
 }
 
 function loadCard(arg: string | undefined): IdentityCard {
@@ -75,8 +77,12 @@ async function main(): Promise<void> {
       snapshot: { type: 'string' },
       pay: { type: 'string' },
       socket: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help || positionals[0] === 'help') usage(0);
+  const stray = strayPositionalError(positionals);
+  if (stray) throw new Error(stray);
   const [cmd, arg] = positionals;
   const wallet = openWallet(nobleProvider, values.wallet ?? DEFAULT_WALLET);
   const cred = wallet.credential;
