@@ -57,19 +57,27 @@ export interface ReconcileBenchResult {
   /** Everything the box sent over the socket (request lines, headers, auth nonces, bodies) per debit. */
   wireUpBytesPerDebit: number;
   wireDownBytesPerDebit: number;
+  /** Where the reconcile time went (seconds): inside Backend.answerBatch, of which Ed25519 verifies; the rest is the box and HTTP. */
+  breakdown: { backendSeconds: number; verifySeconds: number };
 }
 
-/** The provider the back end uses, counting Ed25519 verifies. */
-function countingProvider(p: CryptoProvider): { p: CryptoProvider; count: () => number } {
+/** The provider the back end uses, counting Ed25519 verifies and the time they take. */
+function countingProvider(p: CryptoProvider): { p: CryptoProvider; count: () => number; ms: () => number } {
   let n = 0;
+  let ms = 0;
   const counted: CryptoProvider = {
     ...p,
     ed25519Verify(publicKey, message, signature) {
       n++;
-      return p.ed25519Verify(publicKey, message, signature);
+      const t = performance.now();
+      try {
+        return p.ed25519Verify(publicKey, message, signature);
+      } finally {
+        ms += performance.now() - t;
+      }
     },
   };
-  return { p: counted, count: () => n };
+  return { p: counted, count: () => n, ms: () => ms };
 }
 
 /** Raw Ed25519 verification: node:crypto.verify over a pool of real signatures, keys imported once. */
@@ -158,12 +166,25 @@ export async function runReconcileBench(n: number, dirArg?: string): Promise<Rec
       timeoutMs: 60_000,
     });
     const uploader = new Uploader({ journal, sender: client, device: identity.device, deviceKeyId: identity.deviceKeyId, maxEntries: BATCH_ENTRIES, maxBytes: 1024 * 1024, random: Math.random, timers: systemSyncTimers });
+    // Profile breakdown only: time spent inside the back end's batch handling (same work, timed).
+    let backendMs = 0;
+    const answerBatch = backend.answerBatch.bind(backend);
+    backend.answerBatch = (box, body) => {
+      const t = performance.now();
+      try {
+        return answerBatch(box, body);
+      } finally {
+        backendMs += performance.now() - t;
+      }
+    };
     const rawBefore = measureRawVerifies(p, 1000);
     const verifiesBefore = counting.count();
+    const verifyMsBefore = counting.ms();
     const t0 = performance.now();
     const run = await uploader.run();
     const reconcileSeconds = (performance.now() - t0) / 1000;
     const verifies = counting.count() - verifiesBefore;
+    const verifySeconds = (counting.ms() - verifyMsBefore) / 1000;
     const rawAfter = measureRawVerifies(p, 1000);
     if (run.outcome !== 'done') throw new Error(`runReconcileBench: upload ${run.outcome} ${run.error?.code ?? ''}`);
     const settled = journal.counts().settled;
@@ -189,6 +210,7 @@ export async function runReconcileBench(n: number, dirArg?: string): Promise<Rec
       bodyBytesPerDebit: uploader.stats.bodyBytes / n,
       wireUpBytesPerDebit: client.stats.bytesOut / n,
       wireDownBytesPerDebit: client.stats.bytesIn / n,
+      breakdown: { backendSeconds: backendMs / 1000, verifySeconds },
     };
   } finally {
     client?.close();
@@ -205,6 +227,11 @@ export function printReconcile(r: ReconcileBenchResult): void {
   console.log(`  reconcile: ${r.debits} debits in ${r.batches} batches of <= ${BATCH_ENTRIES} in ${r.reconcileSeconds.toFixed(2)} s = ${r.debitsPerSecond.toFixed(0)} debits/s, all settled once, books balanced`);
   console.log(`  raw Ed25519 verify (node:crypto, keys imported once): ${r.verifiesPerSecond.toFixed(0)}/s; the acquirer ran ${r.verifiesPerDebit.toFixed(3)} verifies per debit`);
   console.log(`  verify-bound rate = ${r.verifiesPerSecond.toFixed(0)} / ${r.verifiesPerDebit.toFixed(3)} = ${r.verifyBoundRate.toFixed(0)} debits/s`);
+  const b = r.breakdown;
+  const pct = (s: number) => `${((100 * s) / r.reconcileSeconds).toFixed(0)}%`;
+  console.log(
+    `  where the time went: back end ${b.backendSeconds.toFixed(2)} s (${pct(b.backendSeconds)}; Ed25519 verify ${b.verifySeconds.toFixed(2)} s = ${pct(b.verifySeconds)}, settlement, SQL, ledger, signing ${(b.backendSeconds - b.verifySeconds).toFixed(2)} s = ${pct(b.backendSeconds - b.verifySeconds)}), box + HTTP ${(r.reconcileSeconds - b.backendSeconds).toFixed(2)} s (${pct(r.reconcileSeconds - b.backendSeconds)})`,
+  );
   console.log(`  reconcile / verify-bound: ${(r.ratio * 100).toFixed(1)}% (goal >= ${RECONCILE_RATIO_GOAL * 100}%: ${met(r.ratio >= RECONCILE_RATIO_GOAL)})`);
   console.log(
     `  bytes per debit: ${r.wireUpBytesPerDebit.toFixed(1)} B up on the wire (HTTP request lines, headers, auth nonces, bodies; goal <= ${RECONCILE_BYTES_GOAL}: ${met(r.wireUpBytesPerDebit <= RECONCILE_BYTES_GOAL)}), of which ${r.bodyBytesPerDebit.toFixed(1)} B signed batch body; ${r.wireDownBytesPerDebit.toFixed(1)} B down`,

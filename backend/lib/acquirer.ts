@@ -17,8 +17,9 @@ import type { CryptoProvider } from '../../device/core/crypto/provider.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { BoxError } from '../../device/core/errors.ts';
 import { decodeBatch, decodeVoid, ENTRY, verifyBatchSignature, verifyVoidSignature } from '../../device/core/protocol/batch.ts';
+import { keyId } from '../../device/core/protocol/labels.ts';
 import { DEFAULT_POLICY, type Policy } from '../../device/core/views.ts';
-import { type SettlementOk, verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
+import { type SettlementContext, type SettlementOk, verifyDebitForSettlement } from '../../device/core/verify-debit.ts';
 import { ApiError } from './api-error.ts';
 import type { Authority, BoxRow } from './authority.ts';
 import { type Db, statementCache } from './db.ts';
@@ -99,10 +100,8 @@ export class Acquirer {
         return JSON.parse(stored.results_json) as BatchAnswer;
       }
       const voids = batch.entries.filter((e) => e.type === ENTRY.void).map((e) => this.applyVoid(box, devicePublicKey, e.bytes));
-      const issuers = this.issuer.trustedIssuers();
-      const results = batch.entries
-        .filter((e) => e.type === ENTRY.debit)
-        .map((e) => this.settleOne(box, devicePublicKey, issuers, e.bytes, batch.batchSeq));
+      const ctx = this.settlementContext(box, devicePublicKey);
+      const results = batch.entries.filter((e) => e.type === ENTRY.debit).map((e) => this.settleOne(box, ctx, e.bytes, batch.batchSeq));
       const answer: BatchAnswer = { batchSeq: batch.batchSeq, results, voids };
       this.sql('INSERT INTO batches(device_key_id, batch_seq, body_hash, received_at_ms, results_json) VALUES (?, ?, ?, ?, ?)')
         .run(box.device_key_id, batch.batchSeq, bodyHash, this.now(), JSON.stringify(answer));
@@ -143,16 +142,22 @@ export class Acquirer {
       .run(kind, walletKey, debitId, deviceKeyId, JSON.stringify(detail), this.now());
   }
 
-  private settleOne(box: BoxRow, devicePublicKey: Uint8Array, issuers: Map<string, Uint8Array>, bytes: Uint8Array, batchSeq: number): DebitResult {
-    const v = verifyDebitForSettlement(this.p, bytes, {
+  /** What every debit of one batch is checked against (built once per batch, not per debit). */
+  private settlementContext(box: BoxRow, devicePublicKey: Uint8Array): SettlementContext {
+    return {
       devicePublicKey,
+      deviceKeyId: keyId(this.p, devicePublicKey),
       merchantId: box.merchant_id,
       cardBySerial: (s) => this.authority.cardBySerial(s),
-      issuers,
+      issuers: this.issuer.trustedIssuers(),
       revocationOf: (w) => this.issuer.revocationVersionOf(w),
       verifiedCredentials: this.verifiedCredentials,
       policy: this.policy,
-    });
+    };
+  }
+
+  private settleOne(box: BoxRow, ctx: SettlementContext, bytes: Uint8Array, batchSeq: number): DebitResult {
+    const v = verifyDebitForSettlement(this.p, bytes, ctx);
     if (!v.ok) {
       if (v.code === 'REVOKED' && v.walletKey) {
         this.flag(FLAG.REVOKED_AFTER_REACHING_BOX, v.walletKey, v.debitId ?? null, box.device_key_id, { detail: v.detail });

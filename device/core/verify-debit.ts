@@ -35,6 +35,8 @@ export type SettlementCode = DeclineCode | 'BAD_DEVICE_SIGNATURE' | 'BAD_DEBIT_I
 export interface SettlementContext {
   /** The enrolled device key of the box that uploaded the record. */
   devicePublicKey: Uint8Array;
+  /** keyId(devicePublicKey), when the caller computed it once for many records; computed here otherwise. */
+  deviceKeyId?: Uint8Array;
   /** That box's merchant: the card the wallet paid must be one of this merchant's cards. */
   merchantId: string;
   /** Any card the authority ever issued, by serial (old cards stay valid for debits made with them). */
@@ -94,7 +96,7 @@ function verifyUnsafe(p: CryptoProvider, recordBytes: Uint8Array, ctx: Settlemen
   const debitId = toHex(d.debitId);
   const reject = (code: SettlementCode, detail: string): SettlementReject => ({ ok: false, code, detail, debitId, walletKey });
 
-  if (!equalBytes(d.deviceKeyId, keyId(p, ctx.devicePublicKey))) return reject('BAD_DEVICE_SIGNATURE', 'record names another box');
+  if (!equalBytes(d.deviceKeyId, ctx.deviceKeyId ?? keyId(p, ctx.devicePublicKey))) return reject('BAD_DEVICE_SIGNATURE', 'record names another box');
   if (!verifyDebitSignature(p, ctx.devicePublicKey, d)) return reject('BAD_DEVICE_SIGNATURE', 'device signature');
   if (!equalBytes(d.debitId, debitIdOf(p, cred.walletPublicKey, a.counter))) return reject('BAD_DEBIT_ID', 'debitId is not f(wallet key, counter)');
 
