@@ -235,7 +235,9 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   const sync = syncConfig ? await startSync(syncConfig, { p, journal, clock, indicator, identity, store, log }) : undefined;
   // Control socket, then READY=1 and the watchdog: systemd sees "ready" only once payments work.
   const nfcStatus = nfc ? () => nfc?.status ?? { state: 'starting', readers: [] } : undefined;
-  const services = await startBoxServices({ cfg, log, journal, clock, indicator, scanner, card: identity.ownCard, store, provider: p, ...(nfcStatus ? { nfcStatus } : {}) });
+  // The service self-test probes the back end this box syncs with, the demo's in-process one included.
+  const servicesCfg = syncConfig && !cfg.sync ? { ...cfg, sync: syncConfig } : cfg;
+  const services = await startBoxServices({ cfg: servicesCfg, log, journal, clock, indicator, scanner, card: identity.ownCard, store, provider: p, ...(nfcStatus ? { nfcStatus } : {}) });
   log.info(
     { event: 'box.ready', merchantId: identity.merchantId, card: identity.ownCard.serial, till: identity.ownCard.tillId, scanner: cfg.scanner.kind, indicator: cfg.indicator.kind, crypto: p.name },
     'box ready',
