@@ -233,6 +233,16 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   clock.persist();
   // Reconciliation (device/sync): time -> revocations -> upload -> updates whenever the link is up.
   const sync = syncConfig ? await startSync(syncConfig, { p, journal, clock, indicator, identity, store, log }) : undefined;
+  if (!sync) {
+    const rev = journal.getMeta('revocations') as StoredRevocations | undefined;
+    const ageH = rev ? (clock.view().lowerMs - rev.issuedAtMs) / 3600_000 : Number.POSITIVE_INFINITY;
+    if (ageH > cfg.policy.revocationMaxAgeHours) {
+      log.warn(
+        { event: 'box.no-sync', code: 'REVOCATION_STALE', listVersion: rev?.version ?? null },
+        'no "sync" section and no fresh revocation list: every payment will be declined REVOCATION_STALE until the box syncs (see scanner provision)',
+      );
+    }
+  }
   // Control socket, then READY=1 and the watchdog: systemd sees "ready" only once payments work.
   const nfcStatus = nfc ? () => nfc?.status ?? { state: 'starting', readers: [] } : undefined;
   // The service self-test probes the back end this box syncs with, the demo's in-process one included.
