@@ -95,7 +95,7 @@ export function renderStatus(s: StatusReport): string {
   const lines = [
     `${s.displayName} (${s.merchantId})  ${t(s.nowMs)} ${s.timezone}`,
     `scanner      ${s.scanner.kind} ${s.scanner.state}${s.scanner.detail ? ` (${s.scanner.detail})` : ''}, ${s.scanner.stats.lines} lines, dropped ${s.scanner.stats.droppedInvalid + s.scanner.stats.droppedOverflow}, reconnects ${s.scanner.stats.reconnects}`,
-    `nfc          ${JSON.stringify(s.nfc)}`,
+    `nfc          ${describeNfc(s.nfc)}`,
     `clock        ${s.clock.trusted ? 'trusted' : 'NOT trusted (using bounds)'}; lower ${new Date(s.clock.lowerMs).toISOString()}`,
     `card         serial ${s.card.serial}, ${s.card.daysLeft} days left (until ${new Date(s.card.notAfterMs).toISOString().slice(0, 10)})`,
     `uploads      pending ${s.outbox.pending}, uploaded ${s.outbox.uploaded}, settled ${s.outbox.settled}, rejected ${s.outbox.rejected}`,
@@ -112,4 +112,13 @@ export function renderStatus(s: StatusReport): string {
   }
   if (s.watchdog !== null) lines.push(`watchdog     ${JSON.stringify(s.watchdog)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** One readable line for the NFC status ({state, readers, code?} from the reader, or not configured). */
+function describeNfc(n: unknown): string {
+  if (!n || typeof n !== 'object') return 'unknown';
+  const o = n as { configured?: boolean; state?: string; readers?: unknown; code?: string };
+  if (o.configured === false) return 'not configured';
+  const readers = Array.isArray(o.readers) && o.readers.length > 0 ? `, readers: ${o.readers.join(', ')}` : '';
+  return `${o.state ?? 'unknown'}${readers}${o.code ? ` (${o.code})` : ''}`;
 }
