@@ -169,7 +169,9 @@ function decideUnsafe(p: CryptoProvider, input: DecisionInput): Decision {
 
   // Accept: build and sign the debit record.
   const debitId = debitIdOf(p, cred.walletPublicKey, a.counter);
-  const chargeId = src.kind === 'charge' ? src.chargeId : null;
+  // The record carries the charge the wallet signed: the POS charge, or for an NFC tap at a fixed
+  // price the session's id ('FIXED'), so the acquirer's check against the signed content holds.
+  const chargeId = src.kind === 'charge' ? src.chargeId : session ? session.chargeId : null;
   const acceptedAtMs = clock.lowerMs;
   const record = signDebit(
     {

@@ -52,7 +52,7 @@ export function applyUpdates(journal: Journal, bundles: BundleStore, u: Updates,
   const rejections = u.rejections.length === 0
     ? { applied: 0, alreadyFinal: 0, unknown: 0 }
     : journal.applyResults(u.rejections.map((r) => ({ debitId: r.debitId, status: 'rejected' as const, code: r.code })));
-  if (u.rejections.length > 0) {
+  if (rejections.applied > 0) {
     log.warn({ event: 'sync.late-rejections', count: u.rejections.length, ...rejections }, 'the acquirer rejected debits after upload');
   }
   if (u.bundle === null || u.bundle === undefined) return { bundle: 'none', rejections };
