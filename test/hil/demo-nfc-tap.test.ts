@@ -52,7 +52,7 @@ describe('embedded default: pay by NFC tap (simulated reader) with the wallet CL
     const config = {
       ...defaults,
       stateDir: join(dir, 'box'),
-      demo: { ...defaults.demo, dir: join(dir, 'demo'), backend: { ...defaults.demo.backend, port: 0, intervalSec: 3600 } },
+      demo: { ...defaults.demo, dir: join(dir, 'demo'), backend: { ...defaults.demo.backend, port: 0, intervalSec: 2 } },
       scanner: { ...defaults.scanner, port: 0 },
       nfc: { ...defaults.nfc, socket: nfcSocket },
       control: { socket: join(dir, 'control.sock') },
@@ -101,7 +101,10 @@ describe('embedded default: pay by NFC tap (simulated reader) with the wallet CL
     const journal = readJournal(journalPath);
     expect(journal.debits).toContainEqual(expect.objectContaining({ debitId: accept['debitId'], amount: 1250 }));
     expect(journal.integrity).toBe('ok');
-  }, 30_000);
+    // The local back end settles it: the debit record carries the charge id the wallet signed.
+    await box.waitForConsole(/settled with the local back end/, 1, 20_000);
+    expect(box.logs.slice(from).some((l) => l.event === 'sync.rejected')).toBe(false);
+  }, 40_000);
 
   it('without a box at the socket the CLI says where it looked and what to start', async () => {
     const r = await wallet(['tap', '--socket', join(dir, 'nobody.sock'), '--wallet', walletPath]);
