@@ -23,7 +23,8 @@ export interface DemoConfig {
 }
 
 /** The line that tells a newcomer what to type next. */
-export const DEMO_HINT = '  Demo box ready. In a second terminal, pay it:  npm run wallet -- pay 12.50 --send';
+export const DEMO_HINT =
+  '  Demo box ready. In a second terminal, pay it:  npm run wallet -- pay 12.50 --send   (or by NFC tap:  npm run wallet -- tap --pay 12.50 --send)';
 
 export function demoAuthorityDir(dir: string): string {
   return join(dir, 'authority');
