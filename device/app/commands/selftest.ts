@@ -127,7 +127,14 @@ export async function runSelftest(parts: SelftestParts, mode: SelftestReport['mo
   const checks: SelftestCheck[] = [];
   checks.push(...(await guarded('indicator', true, parts.indicator)));
   checks.push(...(await guarded('scanner', true, parts.scanner)));
-  checks.push(...(await guarded('nfc', false, () => checkNfc(env.pcscdSocket, env.probePcscd, parts.nfcReaders))));
+  const nfc = cfg.nfc;
+  if (nfc?.enabled && nfc.reader !== 'pcsc') {
+    checks.push({ name: 'nfc', ok: true, fatal: false, simulated: true, detail: `${nfc.reader} NFC reader (simulated)${nfc.reader === 'sim' ? ` on ${nfc.socket}` : ''}` });
+  } else if (nfc && !nfc.enabled) {
+    checks.push({ name: 'nfc', ok: true, fatal: false, detail: 'NFC not enabled in the config (QR payments only)' });
+  } else {
+    checks.push(...(await guarded('nfc', false, () => checkNfc(env.pcscdSocket, env.probePcscd, parts.nfcReaders))));
+  }
   checks.push(...(await guarded('modem', false, () => modemCheck(env))));
   checks.push(...(await guarded('journal', true, () => checkStorage(stateDir, parts.journalIntegrity, cfg.journal.lowDiskMb * 1048576))));
   checks.push(
