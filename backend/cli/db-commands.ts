@@ -51,7 +51,7 @@ const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\
 
 export async function serve(a: DbArgs): Promise<void> {
   const log = pino({ name: 'backend' }, pino.destination({ dest: 1, sync: true }));
-  const backend = Backend.open({ dbPath: a.db, provider: createNodeProvider() });
+  const backend = Backend.open({ dbPath: a.db, provider: createNodeProvider({ verifyKeyCacheSize: 4096 }) });
   const adminToken = backend.token('admin_token', a['admin-token']);
   const enrolToken = backend.token('enrol_token', a['enrol-token']);
   const server = createBackendServer(backend, { adminToken, enrolToken, log });
@@ -77,7 +77,7 @@ export async function serve(a: DbArgs): Promise<void> {
 
 /** Runs one admin command on the database; returns false when `cmd` is not one. */
 export function runDbCommand(cmd: string, sub: string | undefined, a: DbArgs): boolean {
-  const open = () => Backend.open({ dbPath: a.db, provider: createNodeProvider() });
+  const open = () => Backend.open({ dbPath: a.db, provider: createNodeProvider({ verifyKeyCacheSize: 4096 }) });
   const withBackend = (fn: (b: Backend) => void) => {
     const b = open();
     try {
