@@ -54,8 +54,32 @@ export function patternForOutcome(o: LastOutcome): Pattern {
   return o.kind === 'accept' ? 'accepted' : PATTERN_FOR[declineCategory((o.code ?? DECLINE.MALFORMED) as DeclineCode)];
 }
 
+const RECENT_OUTCOMES = 64;
+
 export class Acceptor {
-  constructor(private readonly d: AcceptorDeps) {}
+  /**
+   * INVARIANTS: a RAM mirror of the outcomes this process wrote to the journal (bounded, newest
+   * last), read for the repeat window without a journal query on the hot path. Outcomes written
+   * before a restart are read from the journal, which only matters during the first repeat window.
+   */
+  private readonly recent = new Map<string, LastOutcome>();
+  private readonly startedAtMs: number;
+
+  constructor(private readonly d: AcceptorDeps) {
+    this.startedAtMs = d.clock.nowMs();
+  }
+
+  private remember(o: LastOutcome): void {
+    this.recent.delete(o.scanKey);
+    this.recent.set(o.scanKey, o);
+    if (this.recent.size > RECENT_OUTCOMES) this.recent.delete(this.recent.keys().next().value as string);
+  }
+
+  private previousOutcome(scanKey: string, now: number): LastOutcome | undefined {
+    const mine = this.recent.get(scanKey);
+    if (mine) return mine;
+    return now - this.startedAtMs < this.d.repeatWindowMs ? this.d.journal.lastOutcome(scanKey) : undefined;
+  }
 
   /** The journal key of a scanned text: the first 16 bytes of its SHA-256, hex. */
   scanKey(text: string): string {
@@ -67,7 +91,7 @@ export class Acceptor {
     const scanKey = this.scanKey(text);
     const now = clock.nowMs();
 
-    const previous = journal.lastOutcome(scanKey);
+    const previous = this.previousOutcome(scanKey, now);
     if (previous && now - previous.atMs >= 0 && now - previous.atMs < this.d.repeatWindowMs) {
       this.d.indicator.show(patternForOutcome(previous));
       log.debug({ event: 'scan.repeat', scanKey, of: previous.kind, code: previous.code }, 'same code read again: repeating outcome');
@@ -112,6 +136,7 @@ export class Acceptor {
     }
     // Committed and fsync'd: only now the green light and the beep.
     this.d.indicator.show('accepted');
+    this.remember({ kind: 'accept', scanKey, debitId: decision.debitId, atMs: now });
     if (decision.sessionKeyId) this.d.closeSession(decision.sessionKeyId);
     const decidedInUs = Math.round((performance.now() - t0) * 1000);
     log.info(
@@ -128,6 +153,7 @@ export class Acceptor {
     if (record) {
       try {
         this.d.journal.commitDecline({ scanKey, atMs: now, code });
+        this.remember({ kind: 'decline', scanKey, code, atMs: now });
       } catch (e) {
         this.d.log.warn({ event: 'journal.decline-not-recorded', code: isBoxError(e) ? e.code : 'UNKNOWN' }, 'decline not recorded');
       }

@@ -51,7 +51,7 @@ function setup(wrap?: (j: Journal, order: string[]) => Journal, opts: { bootedIn
     order.push(`show:${pattern}`);
     origShow(pattern);
   };
-  const acceptor = new Acceptor({
+  const makeAcceptor = () => new Acceptor({
     p,
     journal,
     keys: w.keysOf(w.shopA, 0),
@@ -65,7 +65,8 @@ function setup(wrap?: (j: Journal, order: string[]) => Journal, opts: { bootedIn
     revocations: () => ({ version: 3, issuedAtMs: T0 - 1000, isRevoked: () => false }),
     closeSession: () => {},
   });
-  return { w, acceptor, journal: raw, indicator, order, advance: (ms: number) => (wall += ms) };
+  const acceptor = makeAcceptor();
+  return { w, acceptor, makeAcceptor, journal: raw, indicator, order, advance: (ms: number) => (wall += ms) };
 }
 
 describe('Acceptor: decide, commit durably, then signal', () => {
@@ -134,6 +135,16 @@ describe('Acceptor: decide, commit durably, then signal', () => {
     s.advance(1234);
     const out = s.acceptor.handleScan(s.w.wallet(1).pay(s.w.shopA.cards[0]!, 12_50).text);
     expect(out.kind).toBe('accept');
+    expect(s.journal.counts().pending).toBe(1);
+  });
+
+  it('after a restart, the same code within the repeat window repeats the journaled outcome', () => {
+    const s = setup();
+    const { text } = s.w.wallet(1).pay(s.w.shopA.cards[0]!, 12_50);
+    expect(s.acceptor.handleScan(text).kind).toBe('accept');
+    s.advance(1000);
+    const restarted = s.makeAcceptor();
+    expect(restarted.handleScan(text)).toMatchObject({ kind: 'repeat', of: { kind: 'accept' } });
     expect(s.journal.counts().pending).toBe(1);
   });
 });
