@@ -8,6 +8,9 @@
  * - When the kernel reports the system clock synchronised by NTP (systemd-timesyncd's
  *   /run/systemd/timesync/synchronized), the lower bound may follow the system clock (minus a
  *   margin); a spoofed NTP can then only make codes look stale, never accept old ones.
+ * - A modem network time (NITZ, AT+QLTS / AT+CCLK?) may only NARROW the upper bound while the
+ *   system clock is untrusted (noteNetworkTime); it never moves the lower bound or the persisted
+ *   last-known-good time, so a fake base station can at worst make fresh codes look early.
  * - A timestamp inside a QR code never moves either bound.
  */
 import type { ClockView } from '../core/views.ts';
@@ -29,10 +32,17 @@ const SYNCED_MARGIN_MS = 5_000;
 
 const SYSTEM_ALLOWANCE_MS = 10 * 60_000;
 const UNKNOWN_ALLOWANCE_MS = 30 * 24 * 3600_000;
+/** How far the true time may be ahead of a modem network time (NITZ is coarse; some cells lag). */
+export const NETWORK_ALLOWANCE_MS = 60 * 60_000;
+
+export type NetworkTimeOutcome = 'narrowed' | 'not-tighter' | 'system-clock-trusted' | 'behind-lower' | 'invalid';
 
 export class BoxClock {
   private baseLowerMs: number;
   private baseMono: number;
+  /** Upper bound from a network time (ms at `networkMono`), in RAM only; undefined before any hint. */
+  private networkUpperMs: number | undefined;
+  private networkMono = 0;
 
   constructor(private readonly deps: ClockDeps) {
     this.baseLowerMs = Math.max(deps.floorMs, deps.loadLastKnownGood() ?? 0);
@@ -47,7 +57,9 @@ export class BoxClock {
       this.baseMono = this.deps.monoNow();
       lowerMs = this.baseLowerMs;
     }
-    const upperMs = wall >= lowerMs ? wall + SYSTEM_ALLOWANCE_MS : lowerMs + UNKNOWN_ALLOWANCE_MS;
+    let upperMs = wall >= lowerMs ? wall + SYSTEM_ALLOWANCE_MS : lowerMs + UNKNOWN_ALLOWANCE_MS;
+    const network = this.networkUpperNow();
+    if (wall < lowerMs && network !== undefined) upperMs = Math.min(upperMs, Math.max(lowerMs, network));
     // Whole milliseconds: the journal stores integers (a fractional monotonic reading would be refused).
     return { lowerMs: Math.floor(lowerMs), upperMs: Math.ceil(upperMs) };
   }
@@ -70,7 +82,33 @@ export class BoxClock {
       this.baseLowerMs = signedMs;
       this.baseMono = this.deps.monoNow();
     }
+    // A network hint the signed time proves wrong (its upper bound is already behind) is dropped.
+    const network = this.networkUpperNow();
+    if (network !== undefined && network < signedMs) this.networkUpperMs = undefined;
     this.persist();
+  }
+
+  /**
+   * A modem network time (unauthenticated): while the system clock is untrusted it may tighten the
+   * upper bound to networkMs + NETWORK_ALLOWANCE_MS (never below the lower bound, never wider than
+   * before). It never changes the lower bound and persists nothing. A time behind the lower bound
+   * by more than the allowance (a modem RTC that never got NITZ) is ignored.
+   */
+  noteNetworkTime(networkMs: number): NetworkTimeOutcome {
+    if (!Number.isFinite(networkMs) || networkMs <= 0) return 'invalid';
+    const v = this.view();
+    if (this.deps.wallNow() >= v.lowerMs) return 'system-clock-trusted';
+    if (networkMs + NETWORK_ALLOWANCE_MS < v.lowerMs) return 'behind-lower';
+    const candidate = networkMs + NETWORK_ALLOWANCE_MS;
+    if (candidate >= v.upperMs) return 'not-tighter';
+    this.networkUpperMs = candidate;
+    this.networkMono = this.deps.monoNow();
+    return 'narrowed';
+  }
+
+  /** The network upper bound advanced by the monotonic time elapsed since the hint. */
+  private networkUpperNow(): number | undefined {
+    return this.networkUpperMs === undefined ? undefined : this.networkUpperMs + (this.deps.monoNow() - this.networkMono);
   }
 
   /** Persist the current lower bound as the last-known-good time (periodically and at shutdown). */
