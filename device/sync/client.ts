@@ -13,17 +13,27 @@
  *   SYNC_UNKNOWN_BOX       401 UNKNOWN_BOX: the back end does not know this box
  *   SYNC_BOX_REVOKED       403 BOX_REVOKED
  *   SYNC_REFUSED           any other 4xx (the message carries the back end's error code)
+ *   SYNC_TLS_PIN           https with `tlsPins`: the server's public key matches no pin (logged)
  * Nothing here throws synchronously and no reply can crash the box.
+ *
+ * TLS: without pins, https uses Node's normal verification (CA chain, host name and certificate
+ * dates against the system clock, which fails on a box that boots in 1970). With pins, the
+ * certificate chain, name and dates are NOT checked; the server's SubjectPublicKeyInfo must hash
+ * to one of the pins, and freshness comes from the back end's signed time instead. The request
+ * (headers and body) is written only after the pin matched.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { request as httpsRequest, Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { batchAckMessage } from '../core/protocol/batch-ack.ts';
 import type { Log } from '../../drivers/common/log.ts';
 import { silentLog } from '../../drivers/common/log.ts';
 import type { CryptoProvider, Ed25519Signer } from '../core/crypto/provider.ts';
 import { fromHex, toHex } from '../core/encoding/bytes.ts';
-import { BoxError } from '../core/errors.ts';
+import { BoxError, isBoxError } from '../core/errors.ts';
 import { authMessage, revocationsMessage, timeMessage } from './signed-messages.ts';
 
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
@@ -51,6 +61,9 @@ const RevocationsReply = z.object({
 const UpdatesReply = z.object({
   bundle: z.unknown().nullable(),
   rejections: z.array(z.object({ debitId: z.string().min(1).max(64), code: z.string().min(1).max(64) })).default([]),
+  // Each statement is checked on its own (device/sync/key-rollover.ts), so one bad entry cannot
+  // make the whole reply (rejections, bundle) unusable; absent on older back ends.
+  keyRollovers: z.array(z.unknown()).max(4096).default([]),
 });
 
 export interface Revocations {
@@ -63,6 +76,8 @@ export interface Updates {
   /** Not yet validated: the caller checks it against the box keys (provision.importBundle). */
   bundle: unknown;
   rejections: { debitId: string; code: string }[];
+  /** Not yet validated: key rollover statements (device/sync/key-rollover.ts checks each). */
+  keyRollovers?: unknown[];
 }
 
 export interface BackendKey {
@@ -84,7 +99,66 @@ export interface SyncClientOptions {
   timeoutMs?: number;
   /** Larger replies are SYNC_BAD_REPLY, default 4 MiB. */
   maxReplyBytes?: number;
+  /**
+   * https only: base64 SHA-256 of the server's DER SubjectPublicKeyInfo (see spkiSha256). When
+   * non-empty, the key pin replaces certificate verification (no chain, name or date checks).
+   */
+  tlsPins?: readonly string[];
   log?: Log;
+}
+
+/** The pin of a certificate (DER or PEM): base64 SHA-256 of its DER SubjectPublicKeyInfo. */
+export function spkiSha256(cert: Uint8Array | string): string {
+  const spki = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+/**
+ * An https agent that checks the peer's public key against pins when the handshake completes.
+ * INVARIANTS: every socket it creates has a verdict before any byte of a request is written
+ * (send() waits on it); a socket whose key matches no pin is destroyed and never reused; TLS
+ * sessions are not cached, so every connection shows its certificate.
+ */
+class PinnedHttpsAgent extends HttpsAgent {
+  private readonly verdicts = new WeakMap<object, Promise<void>>();
+
+  constructor(
+    opts: HttpsAgentOptions,
+    private readonly pins: ReadonlySet<string>,
+    private readonly onMismatch: (got: string, host: string) => BoxError,
+  ) {
+    super({ ...opts, rejectUnauthorized: false, maxCachedSessions: 0 });
+  }
+
+  /** Resolves once `socket` showed a pinned key; undefined for a socket this agent did not make. */
+  verdict(socket: object): Promise<void> | undefined {
+    return this.verdicts.get(socket);
+  }
+
+  override createConnection(options: HttpsRequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const socket = super.createConnection(options, callback) as TLSSocket | null | undefined;
+    if (!socket) return socket;
+    const host = String(options.servername ?? options.host ?? options.hostname ?? '');
+    const verdict = new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () => {
+        let got = '(no certificate)';
+        try {
+          const raw = socket.getPeerCertificate().raw;
+          if (raw && raw.length > 0) got = spkiSha256(raw);
+        } catch {
+          got = '(unreadable certificate)';
+        }
+        if (this.pins.has(got)) return resolve();
+        const err = this.onMismatch(got, host);
+        reject(err);
+        socket.destroy(err);
+      });
+      socket.once('close', () => reject(new BoxError('SYNC_NETWORK', `SyncClient: TLS connection to ${host} closed before the handshake`, { retryable: true })));
+    });
+    verdict.catch(() => undefined); // send() observes it; a socket nobody asked about must not crash
+    this.verdicts.set(socket, verdict);
+    return socket;
+  }
 }
 
 /** Bytes on the wire (HTTP headers included, TLS excluded), counted from the socket. */
@@ -103,6 +177,7 @@ export class SyncClient {
   readonly stats: WireStats = { requests: 0, bytesOut: 0, bytesIn: 0 };
   private readonly base: URL;
   private readonly agent: HttpAgent;
+  private readonly pinnedAgent: PinnedHttpsAgent | undefined;
   private readonly log: Log;
 
   constructor(private readonly o: SyncClientOptions) {
@@ -110,10 +185,24 @@ export class SyncClient {
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
       throw new BoxError('CONFIG_INVALID', `SyncClient: baseUrl must be http(s), got ${JSON.stringify(this.base.protocol)}`);
     }
+    this.log = o.log ?? silentLog;
+    const pins = o.tlsPins ?? [];
+    for (const pin of pins) {
+      if (!/^[A-Za-z0-9+/]{43}=$/.test(pin)) throw new BoxError('CONFIG_INVALID', `SyncClient: tlsPins entry must be base64 of 32 bytes, got ${JSON.stringify(pin)}`);
+    }
     // One kept-alive connection: LTE round trips and handshakes cost more than the bytes.
     const agentOpts = { keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 };
-    this.agent = this.base.protocol === 'https:' ? new HttpsAgent(agentOpts) : new HttpAgent(agentOpts);
-    this.log = o.log ?? silentLog;
+    if (this.base.protocol === 'https:' && pins.length > 0) {
+      this.pinnedAgent = new PinnedHttpsAgent(agentOpts, new Set(pins), (got, host) => {
+        this.log.error({ event: 'sync.tls-pin-mismatch', host, got, pins: pins.length }, 'back-end TLS key matches no pinned key');
+        return new BoxError('SYNC_TLS_PIN', `SyncClient: TLS key of ${host} (sha256 ${got}) matches none of the ${pins.length} pinned keys`);
+      });
+      this.agent = this.pinnedAgent;
+    } else {
+      if (pins.length > 0) this.log.warn({ event: 'sync.tls-pins-unused', backend: this.base.origin }, 'sync TLS pins are set but the back-end URL is plain http');
+      this.pinnedAgent = undefined;
+      this.agent = this.base.protocol === 'https:' ? new HttpsAgent(agentOpts) : new HttpAgent(agentOpts);
+    }
   }
 
   close(): void {
@@ -160,11 +249,11 @@ export class SyncClient {
     return { version: v.version, issuedAtMs: v.issuedAtMs, wallets: v.wallets };
   }
 
-  /** GET /v1/box/updates: a renewed bundle (unverified) and the debits the acquirer rejected later. */
+  /** GET /v1/box/updates: a renewed bundle and key rollovers (both unverified) and the debits the acquirer rejected later. */
   async updates(): Promise<Updates> {
     const r = await this.authed('GET', '/v1/box/updates');
     const u = this.parse(UpdatesReply, r.json, 'updates');
-    return { bundle: u.bundle ?? null, rejections: u.rejections };
+    return { bundle: u.bundle ?? null, rejections: u.rejections, keyRollovers: u.keyRollovers };
   }
 
   private async nonce(): Promise<string> {
@@ -230,13 +319,25 @@ export class SyncClient {
         },
       });
       const timer = setTimeout(() => finish(new BoxError('SYNC_TIMEOUT', `${fn}: no answer within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+      const payload = body.length > 0 ? body : undefined;
       req.on('socket', (s) => {
         sock = s;
         sockOut0 = s.bytesWritten;
         sockIn0 = s.bytesRead;
+        // Pinned https: nothing is written until the server's key matched a pin.
+        const verdict = this.pinnedAgent?.verdict(s);
+        if (!verdict) return;
+        verdict.then(
+          () => {
+            if (!settled) req.end(payload);
+          },
+          (e: unknown) => finish(isBoxError(e) ? e : new BoxError('SYNC_NETWORK', `${fn}: TLS handshake failed`, { retryable: true, cause: e })),
+        );
       });
       req.on('error', (e: NodeJS.ErrnoException) => {
-        finish(new BoxError('SYNC_NETWORK', `${fn}: ${e.code ?? 'connection failed'}`, { retryable: true, cause: e }));
+        // A pin mismatch destroys the socket with its own SYNC_TLS_PIN error.
+        if (isBoxError(e)) finish(e);
+        else finish(new BoxError('SYNC_NETWORK', `${fn}: ${e.code ?? 'connection failed'}`, { retryable: true, cause: e }));
       });
       req.on('response', (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -262,7 +363,7 @@ export class SyncClient {
           else finish(null, { status, json });
         });
       });
-      req.end(body.length > 0 ? body : undefined);
+      if (!this.pinnedAgent) req.end(payload);
     });
   }
 }

@@ -3,7 +3,13 @@
  *
  *   "sync": { "backendUrl": "http://127.0.0.1:8420",
  *             "backendKey": { "keyId": "<16 hex>", "publicKey": "<64 hex>" },
- *             "intervalSec": 60, "connectivity": { "kind": "always" } }
+ *             "intervalSec": 60, "connectivity": { "kind": "always" },
+ *             "tls": { "spkiSha256": ["<base64 sha256 of the server's DER SubjectPublicKeyInfo>"] } }
+ *
+ * `tls` (https only): the back end's TLS public key(s), pinned. A box that boots in 1970 cannot
+ * check certificate dates, so with pins the chain, host name and dates are not checked, only the
+ * key; freshness comes from the back end's signed time. List the next key before a rotation.
+ * Without `tls`, https uses normal CA verification (which needs a correct clock).
  */
 import { z } from 'zod';
 
@@ -40,6 +46,15 @@ export const SyncConfigSchema = z
     maxBatchEntries: z.number().int().min(2).max(1000).default(500),
     maxBatchBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(128 * 1024),
     connectivity: ConnectivityConfigSchema.default({ kind: 'always' }),
+    tls: z
+      .object({
+        spkiSha256: z
+          .array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected base64 of a 32-byte SHA-256 (44 characters ending in =)'))
+          .min(1)
+          .max(8),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

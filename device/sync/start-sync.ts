@@ -15,13 +15,14 @@ import { systemSyncTimers } from './backoff.ts';
 import { SyncClient } from './client.ts';
 import type { ConnectivityConfig, SyncConfig } from './config-schema.ts';
 import type { BundleStore } from './downloads.ts';
+import { bundleKeyStore } from './key-rollover.ts';
 import { SyncService } from './sync-service.ts';
 import { Uploader } from './uploader.ts';
 
 export interface SyncDeps {
   p: CryptoProvider;
   journal: Journal;
-  clock: { applySignedTime(ms: number): void; nowMs(): number };
+  clock: { applySignedTime(ms: number): void; noteNetworkTime(ms: number): string; nowMs(): number };
   indicator: { setBase(p: Pattern): void };
   identity: BoxIdentity;
   store: KeyStore;
@@ -69,6 +70,7 @@ export async function startSync(cfg: SyncConfig, d: SyncDeps): Promise<RunningSy
     backendKey: { keyId: cfg.backendKey.keyId, publicKey: fromHex(cfg.backendKey.publicKey) },
     issuers: () => d.identity.issuers,
     timeoutMs: cfg.timeoutSec * 1000,
+    ...(cfg.tls ? { tlsPins: cfg.tls.spkiSha256 } : {}),
     log,
   });
   const uploader = new Uploader({
@@ -88,6 +90,7 @@ export async function startSync(cfg: SyncConfig, d: SyncDeps): Promise<RunningSy
       importBundle(d.store, d.p, b, Math.floor(d.clock.nowMs() / 1000));
     },
     trusted: () => ({ authorities: new Set(d.identity.authorities.keys()), issuers: new Set(d.identity.issuers.keys()) }),
+    keys: { p: d.p, ...bundleKeyStore(d.store, d.identity) },
   };
   const connectivity = await createConnectivity(cfg.connectivity, cfg.backendUrl, log);
   try {
@@ -108,11 +111,11 @@ export async function startSync(cfg: SyncConfig, d: SyncDeps): Promise<RunningSy
     backlogAlertMs: cfg.backlogAlertMin * 60_000,
     timers: systemSyncTimers,
     log,
-    // NITZ is a hint only: it never reaches applySignedTime (last-known-good stays put).
-    onNetworkTime: (ms) => log.debug({ event: 'sync.network-time', networkTimeMs: ms }, 'modem network time (hint only)'),
+    // NITZ is a hint only: it may narrow the upper clock bound, never reaches applySignedTime (last-known-good stays put).
+    onNetworkTime: (ms) => log.debug({ event: 'sync.network-time', networkTimeMs: ms, outcome: d.clock.noteNetworkTime(ms) }, 'modem network time (hint only)'),
   });
   service.start();
-  log.info({ event: 'sync.started', backend: cfg.backendUrl, connectivity: cfg.connectivity.kind, intervalSec: cfg.intervalSec }, 'reconciliation started');
+  log.info({ event: 'sync.started', backend: cfg.backendUrl, connectivity: cfg.connectivity.kind, intervalSec: cfg.intervalSec, tlsPins: cfg.tls?.spkiSha256.length ?? 0 }, 'reconciliation started');
   return {
     service,
     client,
