@@ -3,6 +3,7 @@
  * file-based key tooling of the demo (docs/backend-api.md).
  *
  *   npm run backend -- serve [--port 8080] [--host 127.0.0.1] [--db var/backend/backend.db] [--admin-token t] [--enrol-token t]
+ *                            [--tls-cert cert.pem --tls-key key.pem]   (https; prints the box's TLS pin)
  *   npm run backend -- tokens | account create --account id --balance 100.00 [--currency EUR] | account show --account id
  *                      | revoke wallet --wallet-key hex | revoke box --key-id hex | rotate merchant --merchant ID
  *                      | rotate key --role authority|issuer|time | refund --debit hex --amount 1.00 | flags | ledger check  [--db f]
@@ -17,19 +18,58 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { nobleProvider } from '../../device/core/crypto/noble.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { parseAmount } from '../../device/core/money.ts';
 import { newWalletFile, saveWalletFile } from '../../wallet/cli/wallet-file.ts';
+import { createNodeProvider } from '../../device/crypto/node-provider.ts';
+import { Backend } from '../lib/backend.ts';
 import { EnrolmentRequestSchema } from '../lib/enrolment.ts';
 import { FileAuthority } from '../lib/file-authority.ts';
-import { DEFAULT_DB, runDbCommand, serve } from './db-commands.ts';
+import { createBackendServer, tlsSpkiPin } from '../http/server.ts';
+import { DEFAULT_DB, type DbArgs, runDbCommand, serve } from './db-commands.ts';
 
 const p = nobleProvider;
 
 function need(v: string | undefined, name: string): string {
   if (!v) throw new Error(`backend: missing --${name}`);
   return v;
+}
+
+/**
+ * `serve --tls-cert --tls-key`: the https variant of db-commands' serve(). It prints the SPKI pin a
+ * technician copies into the box's `sync.tls.spkiSha256`.
+ * TODO(db-commands owner): let serve() take `tls` and drop this copy.
+ */
+async function serveTls(a: DbArgs, certFile: string, keyFile: string): Promise<void> {
+  const cert = readFileSync(certFile);
+  const key = readFileSync(keyFile);
+  const pin = tlsSpkiPin(cert);
+  const log = pino({ name: 'backend' }, pino.destination({ dest: 1, sync: true }));
+  const backend = Backend.open({ dbPath: a.db, provider: createNodeProvider({ verifyKeyCacheSize: 4096 }) });
+  const adminToken = backend.token('admin_token', a['admin-token']);
+  const enrolToken = backend.token('enrol_token', a['enrol-token']);
+  const server = createBackendServer(backend, { adminToken, enrolToken, log, tls: { cert, key } });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(a.port), a.host, resolve);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : a.port;
+  log.info({ url: `https://${a.host}:${port}`, db: a.db, backendKey: backend.backendKey().keyId, tlsSpkiSha256: pin }, 'backend: listening');
+  process.stderr.write(`backend: TLS key pin for the box config, sync.tls.spkiSha256: ["${pin}"]\n`);
+  if (!a['admin-token'] || !a['enrol-token']) {
+    process.stderr.write(`backend: tokens are stored in ${a.db}; show them with \`npm run backend -- tokens --db ${a.db}\`\n`);
+  }
+  const stop = () => {
+    server.close(() => {
+      backend.close();
+      process.exit(0);
+    });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
 async function main(): Promise<void> {
@@ -48,6 +88,8 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       'admin-token': { type: 'string' },
       'enrol-token': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       account: { type: 'string' },
       balance: { type: 'string' },
       'key-id': { type: 'string' },
@@ -60,7 +102,9 @@ async function main(): Promise<void> {
   const [cmd, sub] = positionals;
   const fileCommand = cmd === 'keys' || ((cmd === 'enrol' || cmd === 'credential' || cmd === 'wallet') && !values.db);
   if (cmd === 'serve') {
-    await serve({ ...values, db: values.db ?? DEFAULT_DB });
+    const { 'tls-cert': tlsCert, 'tls-key': tlsKey, ...rest } = values;
+    if (tlsCert || tlsKey) await serveTls({ ...rest, db: values.db ?? DEFAULT_DB }, need(tlsCert, 'tls-cert'), need(tlsKey, 'tls-key'));
+    else await serve({ ...rest, db: values.db ?? DEFAULT_DB });
     return;
   }
   if (cmd && !fileCommand && runDbCommand(cmd, sub, { ...values, db: values.db ?? DEFAULT_DB })) return;
@@ -90,7 +134,7 @@ async function main(): Promise<void> {
     process.stderr.write(`wallet written to ${values.out}\n`);
   } else {
     process.stderr.write(
-      'usage: backend serve [--port 8080] [--host 127.0.0.1] [--db f] [--admin-token t] [--enrol-token t]\n' +
+      'usage: backend serve [--port 8080] [--host 127.0.0.1] [--db f] [--admin-token t] [--enrol-token t] [--tls-cert f --tls-key f]\n' +
         '       backend tokens | account create|show | revoke wallet|box | rotate merchant|key | refund | flags | ledger check  [--db f]\n' +
         '       backend keys init | enrol --request f | credential --wallet-key hex | wallet create --out f  [--dir var/authority | --db f]\n',
     );

@@ -1,10 +1,11 @@
 /**
  * HTTP front of the reference back end (node:http, no framework). Every handler runs inside one
  * wrapper: a body-size limit, JSON/binary parsing that answers 400 with a code, and a catch-all
- * that answers {error, message} and never a stack trace.
+ * that answers {error, message} and never a stack trace. With `tls` it serves https.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Log } from '../../drivers/common/log.ts';
 import { silentLog } from '../../drivers/common/log.ts';
 import { isBoxError } from '../../device/core/errors.ts';
@@ -18,7 +19,18 @@ export const MAX_BATCH_BODY = 2 * 1024 * 1024;
 export interface ServerOptions {
   adminToken: string;
   enrolToken: string;
+  /** PEM certificate (chain) and private key: serve https instead of http. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   log?: Log;
+}
+
+/**
+ * The TLS pin a box puts in `sync.tls.spkiSha256`: base64 SHA-256 of the certificate's DER
+ * SubjectPublicKeyInfo (the first certificate of a PEM chain, i.e. the server's own).
+ */
+export function tlsSpkiPin(certPem: string | Buffer): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
 }
 
 export interface RequestContext {
@@ -125,7 +137,7 @@ export function createBackendServer(backend: Backend, opts: ServerOptions): Serv
     send(res, status, value);
   };
 
-  return createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     handle(req, res).catch((e: unknown) => {
       let status = 500;
       let code = 'INTERNAL';
@@ -148,7 +160,8 @@ export function createBackendServer(backend: Backend, opts: ServerOptions): Serv
       if (code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
       send(res, status, { error: code, message });
     });
-  });
+  };
+  return opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createServer(listener);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
