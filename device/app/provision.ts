@@ -58,6 +58,25 @@ export function importBundle(store: KeyStore, p: CryptoProvider, raw: unknown, n
   return identity;
 }
 
+/**
+ * Appends a key to the stored bundle's `authorities` or `issuers` (a verified key rollover), so
+ * loadProvisioned trusts it from the next start. Returns false when it was already listed.
+ * The caller checked the rollover statement; the cards are not re-verified here.
+ */
+export function addTrustedKey(store: KeyStore, list: 'authorities' | 'issuers', entry: { keyId: string; publicKey: string }): boolean {
+  const text = store.readPublic(BUNDLE_NAME);
+  if (text === undefined) throw new BoxError('NOT_PROVISIONED', 'provision.addTrustedKey: no stored enrolment bundle');
+  const parsed = EnrolmentBundleSchema.safeParse(parseJsonOrUndefined(text));
+  if (!parsed.success) throw new BoxError('PROVISION_BAD_BUNDLE', 'provision.addTrustedKey: stored enrolment bundle is invalid');
+  const bundle = parsed.data;
+  if (bundle[list].some((k) => k.keyId === entry.keyId)) return false;
+  const next: EnrolmentBundle = { ...bundle, [list]: [...bundle[list], { keyId: entry.keyId, publicKey: entry.publicKey }] };
+  const checked = EnrolmentBundleSchema.safeParse(next);
+  if (!checked.success) throw new BoxError('PROVISION_BAD_BUNDLE', `provision.addTrustedKey: key ${entry.keyId} does not fit the bundle schema`);
+  store.writePublic(BUNDLE_NAME, `${JSON.stringify(checked.data, null, 2)}\n`);
+  return true;
+}
+
 export function isProvisioned(store: KeyStore): boolean {
   return store.hasKeys() && store.readPublic(BUNDLE_NAME) !== undefined;
 }

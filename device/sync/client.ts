@@ -253,7 +253,7 @@ export class SyncClient {
   async updates(): Promise<Updates> {
     const r = await this.authed('GET', '/v1/box/updates');
     const u = this.parse(UpdatesReply, r.json, 'updates');
-    return { bundle: u.bundle ?? null, rejections: u.rejections, keyRollovers: u.keyRollovers };
+    return { bundle: u.bundle ?? null, rejections: u.rejections, ...(u.keyRollovers.length > 0 ? { keyRollovers: u.keyRollovers } : {}) };
   }
 
   private async nonce(): Promise<string> {

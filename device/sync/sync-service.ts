@@ -1,6 +1,7 @@
 /**
  * The reconciliation loop. Every `intervalMs` (or at once after `kick()`):
  *   link check -> (link up) signed time -> revocations -> upload -> updates
+ *   (-> revocations once more when the updates brought a new issuer key: the list it signed failed above)
  * and afterwards the indicator base pattern: 'offline-backlog' while a debit has waited longer
  * than `backlogAlertMs` for its ack, 'ready' once the backlog clears.
  *
@@ -126,6 +127,10 @@ export class SyncService {
       report.revocations = await step('revocations', log, async () => storeRevocations(o.journal, await o.api.revocations(), log));
       report.upload = await o.uploader.run();
       report.updates = await step('updates', log, async () => applyUpdates(o.journal, o.bundles, await o.api.updates(), log));
+      // A list signed by an issuer key that just rolled over failed above; it verifies now.
+      if (typeof report.revocations === 'string' && typeof report.updates === 'object' && report.updates.rollovers.applied.some((r) => r.role === 'issuer')) {
+        report.revocations = await step('revocations', log, async () => storeRevocations(o.journal, await o.api.revocations(), log));
+      }
     } else {
       log.debug({ event: 'sync.link-down', code: link.code, source: link.source }, 'link down; nothing sent');
     }
