@@ -11,7 +11,7 @@ import { newWalletFile, saveWalletFile } from '../../wallet/cli/wallet-file.ts';
 import { Backend } from '../lib/backend.ts';
 import { EnrolmentRequestSchema } from '../lib/enrolment.ts';
 import type { KeyRole } from '../lib/signed.ts';
-import { createBackendServer } from '../http/server.ts';
+import { createBackendServer, tlsSpkiPin } from '../http/server.ts';
 
 export const DEFAULT_DB = 'var/backend/backend.db';
 
@@ -49,19 +49,22 @@ function money(v: string, name: string): number {
 
 const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 
-export async function serve(a: DbArgs): Promise<void> {
+/** Serves the API; with `tls` (PEM cert and key) over https, printing the key pin boxes configure. */
+export async function serve(a: DbArgs, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+  const pin = tls ? tlsSpkiPin(tls.cert) : undefined;
   const log = pino({ name: 'backend' }, pino.destination({ dest: 1, sync: true }));
   const backend = Backend.open({ dbPath: a.db, provider: createNodeProvider({ verifyKeyCacheSize: 4096 }) });
   const adminToken = backend.token('admin_token', a['admin-token']);
   const enrolToken = backend.token('enrol_token', a['enrol-token']);
-  const server = createBackendServer(backend, { adminToken, enrolToken, log });
+  const server = createBackendServer(backend, { adminToken, enrolToken, log, ...(tls ? { tls } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(a.port), a.host, resolve);
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : a.port;
-  log.info({ url: `http://${a.host}:${port}`, db: a.db, backendKey: backend.backendKey().keyId }, 'backend: listening');
+  log.info({ url: `${tls ? 'https' : 'http'}://${a.host}:${port}`, db: a.db, backendKey: backend.backendKey().keyId, ...(pin ? { tlsSpkiSha256: pin } : {}) }, 'backend: listening');
+  if (pin) process.stderr.write(`backend: TLS key pin for the box config, sync.tls.spkiSha256: ["${pin}"]\n`);
   if (!a['admin-token'] || !a['enrol-token']) {
     process.stderr.write(`backend: tokens are stored in ${a.db}; show them with \`npm run backend -- tokens --db ${a.db}\`\n`);
   }

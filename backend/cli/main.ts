@@ -18,17 +18,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { nobleProvider } from '../../device/core/crypto/noble.ts';
 import { fromHex, toHex } from '../../device/core/encoding/bytes.ts';
 import { parseAmount } from '../../device/core/money.ts';
 import { newWalletFile, saveWalletFile } from '../../wallet/cli/wallet-file.ts';
-import { createNodeProvider } from '../../device/crypto/node-provider.ts';
-import { Backend } from '../lib/backend.ts';
 import { EnrolmentRequestSchema } from '../lib/enrolment.ts';
 import { FileAuthority } from '../lib/file-authority.ts';
-import { createBackendServer, tlsSpkiPin } from '../http/server.ts';
-import { DEFAULT_DB, type DbArgs, runDbCommand, serve } from './db-commands.ts';
+import { DEFAULT_DB, runDbCommand, serve } from './db-commands.ts';
 
 const p = nobleProvider;
 
@@ -42,36 +38,6 @@ function need(v: string | undefined, name: string): string {
  * technician copies into the box's `sync.tls.spkiSha256`.
  * TODO(db-commands owner): let serve() take `tls` and drop this copy.
  */
-async function serveTls(a: DbArgs, certFile: string, keyFile: string): Promise<void> {
-  const cert = readFileSync(certFile);
-  const key = readFileSync(keyFile);
-  const pin = tlsSpkiPin(cert);
-  const log = pino({ name: 'backend' }, pino.destination({ dest: 1, sync: true }));
-  const backend = Backend.open({ dbPath: a.db, provider: createNodeProvider({ verifyKeyCacheSize: 4096 }) });
-  const adminToken = backend.token('admin_token', a['admin-token']);
-  const enrolToken = backend.token('enrol_token', a['enrol-token']);
-  const server = createBackendServer(backend, { adminToken, enrolToken, log, tls: { cert, key } });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(a.port), a.host, resolve);
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : a.port;
-  log.info({ url: `https://${a.host}:${port}`, db: a.db, backendKey: backend.backendKey().keyId, tlsSpkiSha256: pin }, 'backend: listening');
-  process.stderr.write(`backend: TLS key pin for the box config, sync.tls.spkiSha256: ["${pin}"]\n`);
-  if (!a['admin-token'] || !a['enrol-token']) {
-    process.stderr.write(`backend: tokens are stored in ${a.db}; show them with \`npm run backend -- tokens --db ${a.db}\`\n`);
-  }
-  const stop = () => {
-    server.close(() => {
-      backend.close();
-      process.exit(0);
-    });
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -103,8 +69,8 @@ async function main(): Promise<void> {
   const fileCommand = cmd === 'keys' || ((cmd === 'enrol' || cmd === 'credential' || cmd === 'wallet') && !values.db);
   if (cmd === 'serve') {
     const { 'tls-cert': tlsCert, 'tls-key': tlsKey, ...rest } = values;
-    if (tlsCert || tlsKey) await serveTls({ ...rest, db: values.db ?? DEFAULT_DB }, need(tlsCert, 'tls-cert'), need(tlsKey, 'tls-key'));
-    else await serve({ ...rest, db: values.db ?? DEFAULT_DB });
+    const tls = tlsCert || tlsKey ? { cert: readFileSync(need(tlsCert, 'tls-cert')), key: readFileSync(need(tlsKey, 'tls-key')) } : undefined;
+    await serve({ ...rest, db: values.db ?? DEFAULT_DB }, tls);
     return;
   }
   if (cmd && !fileCommand && runDbCommand(cmd, sub, { ...values, db: values.db ?? DEFAULT_DB })) return;
