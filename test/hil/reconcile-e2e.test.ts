@@ -5,9 +5,10 @@
  * books balance. Plus faults against the real back end: the box killed mid-upload after the commit,
  * and an unreachable back end; and the bytes per debit on the wire.
  *
- * The back end "killed mid-batch" is its HTTP front dying with the request in hand, before or
- * after the commit (same SQLite store behind it, as after a restart).
- * Not covered here (yet): payments through the serial scanner path (test/support/box-process.ts).
+ * Here the back end "killed mid-batch" is its HTTP front dying with the request in hand, before or
+ * after the commit (same SQLite store behind it, as after a restart). The real back-end process
+ * SIGKILLed mid-batch and restarted is test/hil/reconcile-backend-kill.test.ts; payments through the
+ * serial scanner path are in test/hil/box-pty.test.ts and crash-sigkill.test.ts.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
