@@ -86,39 +86,17 @@ export function checkDebit(d: DebitInsert): void {
 
 const copyBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 
-export interface RawDebit {
-  debitId: string;
-  walletKey: string;
-  counter: number;
-  amount: number;
-  currency: string;
-  chargeId: string | null;
-  acceptedAtMs: number;
-  cardSerial: string;
-  record: Uint8Array;
-  state: string;
-  batchId: string | null;
-  resultCode: string | null;
-  voidRecord: Uint8Array | null;
-}
+/** A debits row as SQLite returns it: the state is unchecked text until toDebitRow. */
+export type RawDebit = Omit<DebitRow, 'state'> & { state: string };
 
 export const DEBIT_COLUMNS =
   'debitId, walletKey, counter, amount, currency, chargeId, acceptedAtMs, cardSerial, record, state, batchId, resultCode, voidRecord';
 
 export function toDebitRow(r: RawDebit): DebitRow {
   return {
-    debitId: r.debitId,
-    walletKey: r.walletKey,
-    counter: r.counter,
-    amount: r.amount,
-    currency: r.currency,
-    chargeId: r.chargeId,
-    acceptedAtMs: r.acceptedAtMs,
-    cardSerial: r.cardSerial,
+    ...r,
     record: copyBytes(r.record),
     state: r.state as DebitState,
-    batchId: r.batchId,
-    resultCode: r.resultCode,
     voidRecord: r.voidRecord === null ? null : copyBytes(r.voidRecord),
   };
 }
