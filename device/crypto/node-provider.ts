@@ -19,6 +19,7 @@ import {
 } from 'node:crypto';
 import { ed25519StrictPrecheck } from '../core/crypto/ed25519-strict.ts';
 import type { CryptoProvider, Ed25519Signer, X25519PrivateKey } from '../core/crypto/provider.ts';
+import { expectBytes, isAllZero } from '../core/encoding/bytes.ts';
 
 export interface NodeProviderOptions {
   /** How many Ed25519 public KeyObjects to keep (LRU). Bounded so hostile keys cannot grow memory. Default 64. */
@@ -33,19 +34,6 @@ function asBuffer(b: Uint8Array): Buffer {
 /** A plain Uint8Array view of a Buffer result, so callers never depend on Buffer methods. */
 function asBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-function isAllZero(b: Uint8Array): boolean {
-  let acc = 0;
-  for (let i = 0; i < b.length; i++) acc |= b[i]!;
-  return acc === 0;
-}
-
-function expectBytes(fn: string, name: string, v: Uint8Array, length: number): void {
-  if (!(v instanceof Uint8Array) || v.length !== length) {
-    const got = v instanceof Uint8Array ? `Uint8Array(${v.length})` : typeof v;
-    throw new Error(`${fn}: expected ${name} of ${length} bytes, got ${got}`);
-  }
 }
 
 /** PKCS#8 prefixes for a raw 32-byte private key (RFC 8410); only used at key creation, not per scan. */

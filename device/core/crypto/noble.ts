@@ -10,22 +10,10 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { ed25519StrictPrecheck } from './ed25519-strict.ts';
 import type { CryptoProvider, Ed25519Signer, X25519PrivateKey } from './provider.ts';
+import { expectBytes, isAllZero } from '../encoding/bytes.ts';
 
 const Point = ed25519.Point;
 const GROUP_ORDER = Point.Fn.ORDER;
-
-function isAllZero(b: Uint8Array): boolean {
-  let acc = 0;
-  for (let i = 0; i < b.length; i++) acc |= b[i]!;
-  return acc === 0;
-}
-
-function expectBytes(fn: string, name: string, v: Uint8Array, length: number): void {
-  if (!(v instanceof Uint8Array) || v.length !== length) {
-    const got = v instanceof Uint8Array ? `Uint8Array(${v.length})` : typeof v;
-    throw new Error(`${fn}: expected ${name} of ${length} bytes, got ${got}`);
-  }
-}
 
 function nobleX25519PrivateKey(secret: Uint8Array): X25519PrivateKey {
   expectBytes('nobleProvider.x25519PrivateKey', 'secret', secret, 32);

@@ -52,3 +52,18 @@ export function i2osp(value: number, length: number): Uint8Array {
   }
   return out;
 }
+
+/** True when every byte is zero (constant time in the length). */
+export function isAllZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < b.length; i++) acc |= b[i]!;
+  return acc === 0;
+}
+
+/** Throws, naming the function and the argument, unless `v` is a Uint8Array of `length` bytes. */
+export function expectBytes(fn: string, name: string, v: Uint8Array, length: number): void {
+  if (!(v instanceof Uint8Array) || v.length !== length) {
+    const got = v instanceof Uint8Array ? `Uint8Array(${v.length})` : typeof v;
+    throw new Error(`${fn}: expected ${name} of ${length} bytes, got ${got}`);
+  }
+}
