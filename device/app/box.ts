@@ -11,7 +11,7 @@ import type { CryptoProvider } from '../core/crypto/provider.ts';
 import { nobleProvider } from '../core/crypto/noble.ts';
 import { BoxError } from '../core/errors.ts';
 import { parseAmount } from '../core/money.ts';
-import type { AmountSource, Policy, RevocationView } from '../core/views.ts';
+import type { AmountSource, Policy } from '../core/views.ts';
 import { createNodeProvider } from '../crypto/node-provider.ts';
 import { openSqliteJournal } from '../journal/sqlite-journal.ts';
 import { checkStateDirSafe } from '../journal/storage-safety.ts';
@@ -21,6 +21,7 @@ import { Acceptor, type AcceptorEvents, patternForOutcome, type ScanOutcome } fr
 import { BoxClock } from './clock.ts';
 import type { BoxConfig } from './config.ts';
 import { DEMO_HINT, ensureDemo } from './demo.ts';
+import { revocationView, storedRevocations } from './revocation-view.ts';
 import { type OnlineDemo, startOnlineDemo } from './demo-backend.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { startBoxServices } from './control/box-services.ts';
@@ -69,27 +70,6 @@ function policyOf(cfg: BoxConfig): Policy {
     futureSkewMs: cfg.policy.futureSkewSec * 1000,
     revocationMaxAgeMs: cfg.policy.revocationMaxAgeHours * 3600_000,
     requireChallenge: cfg.policy.requireChallenge,
-  };
-}
-
-interface StoredRevocations {
-  version: number;
-  issuedAtMs: number;
-  wallets: string[];
-}
-
-function revocationView(journal: Journal): () => RevocationView {
-  let cachedJson = '';
-  let view: RevocationView = { version: 0, issuedAtMs: 0, isRevoked: () => false };
-  return () => {
-    const raw = journal.getMeta('revocations') as StoredRevocations | undefined;
-    const json = raw ? `${raw.version}/${raw.issuedAtMs}/${raw.wallets.length}` : '';
-    if (raw && json !== cachedJson) {
-      const set = new Set(raw.wallets);
-      view = { version: raw.version, issuedAtMs: raw.issuedAtMs, isRevoked: (w) => set.has(w) };
-      cachedJson = json;
-    }
-    return view;
   };
 }
 
@@ -234,7 +214,7 @@ export async function startBox(cfg: BoxConfig, opts: BoxOptions): Promise<Box> {
   // Reconciliation (device/sync): time -> revocations -> upload -> updates whenever the link is up.
   const sync = syncConfig ? await startSync(syncConfig, { p, journal, clock, indicator, identity, store, log }) : undefined;
   if (!sync) {
-    const rev = journal.getMeta('revocations') as StoredRevocations | undefined;
+    const rev = storedRevocations(journal);
     const ageH = rev ? (clock.view().lowerMs - rev.issuedAtMs) / 3600_000 : Number.POSITIVE_INFINITY;
     if (ageH > cfg.policy.revocationMaxAgeHours) {
       log.warn(

@@ -11,6 +11,7 @@ import { createNodeProvider } from '../crypto/node-provider.ts';
 import { openSqliteJournal } from '../journal/sqlite-journal.ts';
 import { FileKeyStore } from '../keys/file-keystore.ts';
 import { loadProvisioned } from './provision.ts';
+import { revocationView, storedRevocations } from './revocation-view.ts';
 
 export interface DecodeOptions {
   input: string;
@@ -35,13 +36,14 @@ export function decodeCommand(o: DecodeOptions): object {
   const dbPath = join(o.keysDir, 'journal.db');
   const journal = existsSync(dbPath) ? openSqliteJournal({ path: dbPath, readonly: true }) : undefined;
   try {
-    const revocations = journal?.getMeta('revocations') as { version: number; issuedAtMs: number; wallets: string[] } | undefined;
+    // An inspection without a stored list assumes a fresh one: it shows every other check.
+    const stored = journal ? storedRevocations(journal) : undefined;
     const d = decide(p, {
       text,
       keys: { ...identity, sessions: { get: () => undefined, recentlyClosed: () => false } },
       issuers: identity.issuers,
-      revocations: revocations
-        ? { version: revocations.version, issuedAtMs: revocations.issuedAtMs, isRevoked: (w) => revocations.wallets.includes(w) }
+      revocations: journal && stored
+        ? revocationView(journal)()
         : { version: 0, issuedAtMs: now, isRevoked: () => false },
       replay: journal ? { has: (w, c) => journal.hasReplay(w, c), unsyncedSpend: (w, c) => journal.unsyncedSpend(w, c) } : { has: () => false, unsyncedSpend: () => 0 },
       amount,
